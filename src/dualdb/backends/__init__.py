@@ -1,0 +1,234 @@
+"""Provisioning: turn settings into ready backends (engine + schema), lazily and once.
+
+``Provisioner`` owns everything the run creates — the SQLite folder, the local
+server, the throwaway PostgreSQL databases — and removes exactly that on close.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import MetaData
+from sqlalchemy.engine import URL, Engine
+
+from ..config import Settings
+from ..errors import BackendError
+from ..schema import SchemaState, create_tables, needs_refresh
+from . import postgres, sqlite
+
+
+@dataclass
+class Backend:
+    """One ready engine: what fixtures hand to tests as ``dualdb_backend``."""
+
+    name: str
+    engine: Engine
+    url: str
+    version: str
+    collation: str | None = None
+    schema: SchemaState = field(default_factory=SchemaState)
+    warning: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Backend {self.name} {self.version}>"
+
+    def describe(self) -> dict:
+        info = {"version": self.version, "url": self.url}
+        if self.collation is not None:
+            info["collation"] = self.collation
+        return info
+
+
+class Provisioner:
+    """Creates backends on first use and tears down only what it created."""
+
+    def __init__(self, settings: Settings, metadata_loader: Callable[[], list[MetaData]], worker: str = "main"):
+        self.settings = settings
+        self._load_metadata = metadata_loader
+        self._metadatas: list[MetaData] | None = None
+        self.worker = worker
+        self._backends: dict[str, Backend] = {}
+        self._tmpdir: Path | None = None
+        self._server = None
+        self._pg_admin: Engine | None = None
+        self._pg_base_url: URL | None = None
+        self._pg_info: postgres.ServerInfo | None = None
+        self._pg_databases: list[str] = []
+        self._pg_template: str | None = None
+        self._fresh_counter = itertools.count(1)
+        self.warnings: list[str] = []
+
+    # -- shared pieces -------------------------------------------------------------
+
+    @property
+    def metadatas(self) -> list[MetaData]:
+        if self._metadatas is None:
+            self._metadatas = self._load_metadata()
+        return self._metadatas
+
+    @property
+    def tmpdir(self) -> Path:
+        if self._tmpdir is None:
+            self._tmpdir = Path(tempfile.mkdtemp(prefix=f"dualdb-{self.worker}-"))
+        return self._tmpdir
+
+    def get(self, name: str) -> Backend:
+        """The backend called ``name``, provisioned on first use."""
+        backend = self._backends.get(name)
+        if backend is None:
+            backend = self._provision_sqlite() if name == "sqlite" else self._provision_postgres()
+            self._backends[name] = backend
+        self.refresh_schema(backend)
+        return backend
+
+    def provisioned(self) -> dict[str, Backend]:
+        return dict(self._backends)
+
+    def refresh_schema(self, backend: Backend) -> None:
+        """Create tables registered since the last look (e.g. by an imported test module)."""
+        if needs_refresh(self.metadatas, backend.schema):
+            create_tables(backend.engine, self.metadatas, backend.schema)
+
+    # -- SQLite --------------------------------------------------------------------
+
+    def _provision_sqlite(self) -> Backend:
+        path = self.tmpdir / "sqlite.db"
+        engine = sqlite.make_engine(path, self.settings.sqlite_pragmas)
+        return Backend(name="sqlite", engine=engine, url=f"sqlite:///{path}", version=sqlite.version())
+
+    # -- PostgreSQL ----------------------------------------------------------------
+
+    def _pg_server_url(self) -> URL:
+        if self._pg_base_url is None:
+            if self.settings.pg_url:
+                self._pg_base_url = postgres.parse_url(self.settings.pg_url)
+            else:
+                self._pg_base_url = postgres.parse_url(self._start_local_server())
+        return self._pg_base_url
+
+    def _start_local_server(self) -> str:
+        from .binaries import BinariesNotFound, find_binaries
+        from .server import ServerError, reap_leftovers, start_server
+
+        try:
+            binaries = find_binaries(self.settings.pg_binaries)
+        except BinariesNotFound as exc:
+            raise BackendError(str(exc)) from None
+        for line in reap_leftovers():
+            self.warnings.append(f"reaped leftover from a killed run: {line}")
+        try:
+            self._server = start_server(binaries, timezone=self.settings.pg_timezone)
+        except ServerError as exc:
+            raise BackendError(f"could not start a local PostgreSQL: {exc}") from None
+        return self._server.url
+
+    def _admin(self) -> Engine:
+        if self._pg_admin is None:
+            url = self._pg_server_url()
+            self._pg_admin = postgres.admin_engine(url)
+            self._pg_info = postgres.check_server(self._pg_admin, postgres.mask(url))
+        return self._pg_admin
+
+    def _create_pg_database(self, template: str = "template0") -> tuple[str, str, str | None]:
+        admin = self._admin()
+        collation, warning = postgres.choose_collation(self._pg_info, self.settings.pg_collation)
+        name = postgres.new_database_name()
+        postgres.create_database(admin, name, collation, template=template)
+        self._pg_databases.append(name)
+        if self._server is not None:
+            from .server import record_database
+
+            record_database(self._server, name)
+        return name, collation, warning
+
+    def _provision_postgres(self) -> Backend:
+        name, collation, warning = self._create_pg_database()
+        if warning:
+            self.warnings.append(warning)
+        url = self._pg_server_url().set(database=name)
+        engine = postgres.make_engine(url, timezone=self.settings.pg_timezone)
+        return Backend(
+            name="postgresql",
+            engine=engine,
+            url=postgres.mask(url),
+            version=self._pg_info.version,
+            collation=collation,
+            warning=warning,
+        )
+
+    # -- fresh databases for db_fresh_engine ---------------------------------------
+
+    def fresh_engine(self, name: str) -> tuple[Engine, Callable[[], None]]:
+        """A plain engine on a brand-new database with the schema, and its cleanup."""
+        backend = self.get(name)
+        if name == "sqlite":
+            path = self.tmpdir / f"fresh-{next(self._fresh_counter)}.db"
+            engine = sqlite.make_engine(path, self.settings.sqlite_pragmas, isolated=False)
+            create_tables(engine, self.metadatas, SchemaState())
+
+            def cleanup() -> None:
+                engine.dispose()
+                path.unlink(missing_ok=True)
+
+            return engine, cleanup
+        template = self._fresh_template(backend)
+        db_name, _, _ = self._create_pg_database(template=template)
+        engine = postgres.make_engine(self._pg_server_url().set(database=db_name), timezone=self.settings.pg_timezone)
+
+        def cleanup() -> None:
+            engine.dispose()
+            self._drop(db_name)
+
+        return engine, cleanup
+
+    def _fresh_template(self, backend: Backend) -> str:
+        """A schema-only database nobody stays connected to, cloned for each fresh engine."""
+        if self._pg_template is None or needs_refresh(self.metadatas, backend.schema):
+            if self._pg_template is not None:
+                self._drop(self._pg_template)
+            name, _, _ = self._create_pg_database()
+            engine = postgres.make_engine(self._pg_server_url().set(database=name))
+            try:
+                create_tables(engine, self.metadatas, SchemaState())
+            finally:
+                engine.dispose()
+            self._pg_template = name
+        return self._pg_template
+
+    def _drop(self, name: str) -> None:
+        postgres.drop_database(self._admin(), name)
+        if name in self._pg_databases:
+            self._pg_databases.remove(name)
+        if self._server is not None:
+            from .server import forget_database
+
+            forget_database(self._server, name)
+
+    # -- teardown --------------------------------------------------------------------
+
+    def close(self) -> list[str]:
+        """Dispose engines, drop the databases we created, stop our server; return problems."""
+        problems: list[str] = []
+        for backend in self._backends.values():
+            backend.engine.dispose()
+        for name in list(self._pg_databases):
+            try:
+                self._drop(name)
+            except Exception as exc:  # keep tearing down the rest
+                problems.append(f"could not drop {name}: {exc}")
+        if self._pg_admin is not None:
+            self._pg_admin.dispose()
+        if self._server is not None:
+            try:
+                self._server.stop()
+            except Exception as exc:
+                problems.append(f"could not stop the local PostgreSQL: {exc}")
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+        self._backends.clear()
+        return problems

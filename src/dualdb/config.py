@@ -1,0 +1,125 @@
+"""One frozen settings object, resolved once from the command line, ini and environment.
+
+Everything downstream reads ``Settings`` instead of poking at pytest's config,
+so the rules of precedence (CLI > environment > ini > default) live in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ConfigError
+
+BACKEND_NAMES = ("sqlite", "postgresql")
+DEFAULT_PG_COLLATION = "auto"
+DEFAULT_PG_TIMEZONE = "UTC"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's whole configuration for one pytest run."""
+
+    dual: bool = False
+    pg_url: str | None = None
+    report_dir: Path = Path("reports")
+    strict: bool = False
+    metadata_specs: tuple[str, ...] = ()
+    default_backend: str = "sqlite"
+    baseline: Path | None = None
+    sqlite_pragmas: tuple[tuple[str, str], ...] = ()
+    pg_collation: str = DEFAULT_PG_COLLATION
+    pg_timezone: str = DEFAULT_PG_TIMEZONE
+    pg_binaries: str | None = None
+    alembic_config: str | None = None
+    alembic_revision: str = "head"
+    max_statements: int = 200
+    max_rows: int = 50
+    lock_timeout_ms: int = 5000
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def backends_for_run(self) -> tuple[str, ...]:
+        """The backends a database test runs on: both with --dual-db, else the default."""
+        return BACKEND_NAMES if self.dual else (self.default_backend,)
+
+
+def parse_pragmas(lines: list[str]) -> tuple[tuple[str, str], ...]:
+    """Parse ``name=value`` lines (one PRAGMA each) from ``dualdb_sqlite_pragmas``."""
+    pragmas = []
+    for raw in lines:
+        for item in raw.replace(",", "\n").splitlines():
+            item = item.strip()
+            if not item:
+                continue
+            name, sep, value = item.partition("=")
+            name, value = name.strip(), value.strip()
+            if not sep or not name.replace("_", "").isalnum() or not value:
+                raise ConfigError(
+                    f"dualdb_sqlite_pragmas: {item!r} is not `name=value` "
+                    "(e.g. `foreign_keys=ON`)"
+                )
+            if not all(c.isalnum() or c in "_-'\"." for c in value):
+                raise ConfigError(f"dualdb_sqlite_pragmas: unsafe value in {item!r}")
+            pragmas.append((name, value))
+    return tuple(pragmas)
+
+
+def _split_lines(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.splitlines()
+    out = []
+    for line in value:
+        out.extend(part for part in str(line).split() if part)
+    return out
+
+
+def _int_setting(name: str, value: Any, default: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise ConfigError(f"{name} must not be negative, got {number}")
+    return number
+
+
+def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], env: dict[str, str] | None = None) -> Settings:
+    """Build ``Settings`` from getters for CLI options and ini values.
+
+    ``option(name)`` and ``ini(name)`` are pytest's ``config.getoption`` and
+    ``config.getini``; keeping them as plain callables makes this testable without pytest.
+    """
+    env = os.environ if env is None else env
+    default_backend = (ini("dualdb_backend") or "sqlite").strip().lower()
+    aliases = {"postgres": "postgresql", "pg": "postgresql", "sqlite3": "sqlite"}
+    default_backend = aliases.get(default_backend, default_backend)
+    if default_backend not in BACKEND_NAMES:
+        raise ConfigError(
+            f"dualdb_backend = {default_backend!r} is not a backend; use one of: {', '.join(BACKEND_NAMES)}"
+        )
+    pg_url = option("dualdb_pg_url") or env.get("DUALDB_PG_URL") or None
+    baseline = option("dualdb_baseline")
+    return Settings(
+        dual=bool(option("dual_db")),
+        pg_url=pg_url.strip() if pg_url else None,
+        report_dir=Path(option("dualdb_report_dir") or "reports"),
+        strict=bool(option("dualdb_strict")),
+        metadata_specs=tuple(_split_lines(ini("dualdb_metadata"))),
+        default_backend=default_backend,
+        baseline=Path(baseline) if baseline else None,
+        sqlite_pragmas=parse_pragmas(ini("dualdb_sqlite_pragmas") or []),
+        pg_collation=(ini("dualdb_pg_collation") or DEFAULT_PG_COLLATION).strip(),
+        pg_timezone=(ini("dualdb_pg_timezone") or DEFAULT_PG_TIMEZONE).strip(),
+        pg_binaries=env.get("DUALDB_PG_BINARIES") or (ini("dualdb_pg_binaries") or "").strip() or None,
+        alembic_config=(ini("dualdb_alembic_config") or "").strip() or None,
+        alembic_revision=(ini("dualdb_alembic_revision") or "head").strip(),
+        max_statements=_int_setting("dualdb_max_statements", ini("dualdb_max_statements"), 200),
+        max_rows=_int_setting("dualdb_max_rows", ini("dualdb_max_rows"), 50),
+        lock_timeout_ms=_int_setting("dualdb_lock_timeout_ms", ini("dualdb_lock_timeout_ms"), 5000),
+    )

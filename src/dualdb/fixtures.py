@@ -1,0 +1,122 @@
+"""The fixtures pytest-dualdb gives to tests. Docstrings are written for ``pytest --fixtures``.
+
+Any test that uses one of them (directly or through its own fixtures) is a
+*database test*: with ``--dual-db`` it runs once per backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import pytest
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import isolation
+from .backends import Backend
+from .capture import LegRecorder
+from .errors import DualdbError
+
+LEG_KEY = pytest.StashKey[LegRecorder]()
+
+
+def _state(request: pytest.FixtureRequest):  # noqa: ANN202
+    from .plugin import state_of
+
+    return state_of(request.config)
+
+
+@pytest.fixture(scope="session")
+def dualdb_backend(request: pytest.FixtureRequest) -> Backend:
+    """The backend this test runs on: ``.name`` is ``"sqlite"`` or ``"postgresql"``.
+
+    Also ``.engine``, ``.url`` (password masked) and ``.version``. With
+    ``--dual-db`` every test using a database fixture runs once per backend;
+    without it, on the ``dualdb_backend`` ini value (default ``sqlite``).
+    """
+    state = _state(request)
+    name = getattr(request, "param", None) or state.settings.default_backend
+    try:
+        return state.backend(name)
+    except DualdbError as exc:
+        pytest.exit(f"pytest-dualdb: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+@pytest.fixture(scope="session")
+def db_engine(dualdb_backend: Backend) -> Engine:
+    """The SQLAlchemy ``Engine`` of the current backend (session scoped, shared by all tests).
+
+    Prefer ``db_session`` or ``db_connection``: work done directly on this
+    engine is *not* rolled back after the test.
+    """
+    return dualdb_backend.engine
+
+
+@pytest.fixture
+def db_connection(dualdb_backend: Backend, request: pytest.FixtureRequest) -> Iterator[Connection]:
+    """A ``Connection`` inside an outer transaction that is rolled back after the test.
+
+    Cheap (a pooled connection, ~2 ms per test). Anything the test writes,
+    including savepoints it releases, disappears at the end.
+    """
+    _state(request).provisioner.refresh_schema(dualdb_backend)
+    with isolation.rolled_back_connection(dualdb_backend) as conn:
+        yield conn
+
+
+@pytest.fixture
+def db_session(db_connection: Connection) -> Iterator[Session]:
+    """An ORM ``Session`` on ``db_connection`` whose ``commit()`` is a savepoint release.
+
+    Code under test may ``commit()``, ``rollback()``, flush or raise freely;
+    nothing survives the test. For applications that open several sessions
+    per test, use ``dualdb_sessionmaker`` instead.
+    """
+    session = isolation.savepoint_session(db_connection)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def dualdb_sessionmaker(db_connection: Connection) -> Iterator[sessionmaker]:
+    """A ``sessionmaker`` whose sessions all live inside the test's rolled-back transaction.
+
+    Hand it to application code that makes its own sessions (factories,
+    services). A ``commit()`` in any of them is visible to the others.
+    """
+    factory = isolation.test_sessionmaker(db_connection)
+    yield factory
+
+
+@pytest.fixture
+def db_fresh_engine(dualdb_backend: Backend, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A plain ``Engine`` on a brand-new database of its own, with the schema created.
+
+    For tests that need several connections and real commits (isolation,
+    locking). Nothing wraps it: it behaves like ``create_engine(url)`` in the
+    application. The database is dropped after the test. Costs ~50-200 ms on
+    PostgreSQL (``CREATE DATABASE ... TEMPLATE``); prefer ``db_session`` otherwise.
+    """
+    engine, cleanup = _state(request).provisioner.fresh_engine(dualdb_backend.name)
+    try:
+        yield engine
+    finally:
+        cleanup()
+
+
+@pytest.fixture
+def observe(dualdb_backend: Backend, request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
+    """``observe(label, value)``: record a value to compare across the two backends.
+
+    Use it on what the application returns (a list of names, a response
+    body): a test whose legs both pass but observe different values is
+    reported as diverged (kind ``value``). Values are normalised first, so
+    ``Decimal('1.50')`` equals ``1.5`` and dict key order does not matter.
+    """
+    leg = request.node.stash.get(LEG_KEY, None)
+    if leg is None:
+        return lambda label, value: None
+    return leg.observe

@@ -1,0 +1,236 @@
+"""pytest hooks only: options, ini keys, markers, parametrization, and handing legs to the run state.
+
+The logic lives in plain modules (``config``, ``backends``, ``capture``,
+``compare``, ``report``); the fixtures are in ``fixtures``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from . import config as config_mod
+from .errors import DualdbError
+from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
+    LEG_KEY,
+    db_connection,
+    db_engine,
+    db_fresh_engine,
+    db_session,
+    dualdb_backend,
+    dualdb_sessionmaker,
+    observe,
+)
+from .runstate import RunState
+
+STATE_KEY = pytest.StashKey[RunState]()
+BACKEND_FIXTURE = "dualdb_backend"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dualdb", "pytest-dualdb: run database tests on SQLite and PostgreSQL")
+    group.addoption(
+        "--dual-db",
+        action="store_true",
+        dest="dual_db",
+        help="run every database test once per backend (test_x[sqlite], test_x[postgresql]) "
+        "and write a divergence report",
+    )
+    group.addoption(
+        "--dualdb-pg-url",
+        dest="dualdb_pg_url",
+        metavar="URL",
+        help="use this PostgreSQL server (env DUALDB_PG_URL); the plugin creates and drops a "
+        "dualdb_<random> database on it. Default: start a private local server",
+    )
+    group.addoption(
+        "--dualdb-report-dir",
+        dest="dualdb_report_dir",
+        metavar="DIR",
+        default="reports",
+        help="where dualdb.json, dualdb.md and dualdb.html are written (default: reports)",
+    )
+    group.addoption(
+        "--dualdb-strict",
+        action="store_true",
+        dest="dualdb_strict",
+        help="exit non-zero when a test diverged and is not marked dualdb_known",
+    )
+    group.addoption(
+        "--dualdb-baseline",
+        dest="dualdb_baseline",
+        metavar="FILE",
+        help="accept the divergences named in FILE (a previous dualdb.json or a list of node ids)",
+    )
+    parser.addini("dualdb_metadata", "module:attribute lines naming a MetaData or declarative base "
+                  "to create on each backend", type="linelist", default=[])
+    parser.addini("dualdb_backend", "backend used without --dual-db: sqlite (default) or postgresql",
+                  default="sqlite")
+    parser.addini("dualdb_sqlite_pragmas", "name=value PRAGMAs set on every SQLite connection, to mirror "
+                  "production (e.g. foreign_keys=ON); none by default", type="linelist", default=[])
+    parser.addini("dualdb_pg_collation", "collation of the throwaway PostgreSQL database: auto (ICU en-US, "
+                  "else en_US.UTF-8, else C), or a name such as C or en-US-x-icu", default="auto")
+    parser.addini("dualdb_pg_timezone", "TimeZone of the PostgreSQL sessions (default UTC)", default="UTC")
+    parser.addini("dualdb_pg_binaries", "folder with PostgreSQL server binaries (initdb, postgres) to use "
+                  "for the local server (env DUALDB_PG_BINARIES)", default="")
+    parser.addini("dualdb_alembic_config", "path to alembic.ini: build each schema from migrations", default="")
+    parser.addini("dualdb_alembic_revision", "revision to upgrade to (default head)", default="head")
+    parser.addini("dualdb_max_statements", "statements captured per test and leg (default 200)", default="")
+    parser.addini("dualdb_max_rows", "rows kept per captured statement, the rest hashed (default 50)",
+                  default="")
+    parser.addini("dualdb_lock_timeout_ms", "reserved: lock timeout for isolation helpers", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "dualdb_known(reason, category=None): an acknowledged SQLite/PostgreSQL divergence; "
+        "reported as known, never fails --dualdb-strict",
+    )
+    try:
+        settings = config_mod.resolve(config.getoption, config.getini)
+    except DualdbError as exc:
+        raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    state = RunState(settings, worker)
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(LegCollector(state), "dualdb-leg-collector")
+
+
+class LegCollector:
+    """Receives every leg, locally or from xdist workers, through the test reports."""
+
+    def __init__(self, state: RunState):
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        payload = getattr(report, "dualdb", None)
+        if payload and report.when == "teardown":
+            self.state.record_leg(payload["nodeid"], payload["backend"], payload)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        for problem in state.close():
+            config.issue_config_time_warning(pytest.PytestWarning(f"pytest-dualdb: {problem}"), stacklevel=2)
+
+
+def state_of(config: pytest.Config) -> RunState:
+    return config.stash[STATE_KEY]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize database tests over the backends (only with --dual-db)."""
+    if BACKEND_FIXTURE not in metafunc.fixturenames:
+        return
+    if any(BACKEND_FIXTURE in _argnames(m) for m in metafunc.definition.iter_markers("parametrize")):
+        return  # the test chose its backends itself
+    settings = state_of(metafunc.config).settings
+    if settings.dual:
+        metafunc.parametrize(BACKEND_FIXTURE, list(settings.backends_for_run()), indirect=True, scope="session")
+
+
+def _argnames(marker: pytest.Mark) -> list[str]:
+    names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+    if isinstance(names, str):
+        return [n.strip() for n in names.split(",")]
+    return list(names)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Provision the backends the selected tests need now, so a bad setup fails once, at start."""
+    if session.config.option.collectonly:
+        return
+    state = state_of(session.config)
+    needed: set[str] = set()
+    for item in session.items:
+        needed.update(backends_of(item, state))
+    try:
+        state.provisioner.metadatas  # import errors surface before any server starts  # noqa: B018
+        for name in ("sqlite", "postgresql"):
+            if name in needed:
+                state.backend(name)
+    except DualdbError as exc:
+        raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
+
+
+def backends_of(item: pytest.Item, state: RunState) -> list[str]:
+    names = getattr(item, "fixturenames", ())
+    if BACKEND_FIXTURE not in names:
+        return []
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and BACKEND_FIXTURE in callspec.params:
+        return [callspec.params[BACKEND_FIXTURE]]
+    return [state.settings.default_backend]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001
+    state = state_of(item.config)
+    backends = backends_of(item, state)
+    if backends:
+        leg = state.new_leg(backends[0])
+        item.stash[LEG_KEY] = leg
+        state.start_capture(leg)
+    try:
+        return (yield)
+    finally:
+        leg = item.stash.get(LEG_KEY, None)
+        if leg is not None:
+            state.stop_capture(leg)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    leg = item.stash.get(LEG_KEY, None)
+    if leg is not None:
+        from .leg_outcome import apply_phase, leg_payload
+
+        apply_phase(leg, report, call)
+        if report.when == "teardown":
+            state = state_of(item.config)
+            state.stop_capture(leg)
+            leg.finish()
+            report.dualdb = leg_payload(item, leg, state)
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = state_of(config)
+    if hasattr(config, "workerinput") or not state.settings.dual or not state.legs:
+        return
+    from .reporting import finish_report
+
+    outcome = finish_report(state)
+    config.stash[REPORT_KEY] = outcome
+    if state.settings.strict and outcome.blocking and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+REPORT_KEY = pytest.StashKey[object]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
+    outcome = config.stash.get(REPORT_KEY, None)
+    if outcome is None:
+        return
+    terminalreporter.section("pytest-dualdb: SQLite vs PostgreSQL")
+    for line in outcome.lines:
+        terminalreporter.write_line(line)
+    if config.getoption("dualdb_strict") and outcome.blocking:
+        terminalreporter.write_line(
+            f"--dualdb-strict: {len(outcome.blocking)} divergence(s) not acknowledged "
+            "(mark them @pytest.mark.dualdb_known(reason=...) or fix them)",
+            red=True,
+        )
+
+
+def report_dir(config: pytest.Config) -> Path:
+    return Path(os.fspath(config.getoption("dualdb_report_dir") or "reports"))

@@ -1,0 +1,62 @@
+"""The end-of-run summary printed in the terminal, with tabulate."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from .model import BACKENDS, Leg, Report
+
+MAX_CELL = 60
+
+
+def _cell(text: str, limit: int = MAX_CELL) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def leg_summary(leg: Leg | None) -> str:
+    if leg is None:
+        return "-"
+    if leg.error is None:
+        return leg.outcome
+    return _cell(f"{leg.outcome}: {leg.error.type}: {leg.error.message}")
+
+
+def summary_lines(report: Report, report_path: str | None = None) -> list[str]:
+    """Counts, then one row per diverged test (and known ones, marked)."""
+    s = report.summary
+    lines = [
+        tabulate(
+            [[s["tests"], s["same"], s["diverged"], s["known"], s["failed_both"], s["skipped"]]],
+            headers=["tests", "same", "diverged", "known", "failed_both", "skipped"],
+            tablefmt="simple",
+        )
+    ]
+    rows = []
+    for entry in report.tests:
+        if entry.verdict not in ("diverged", "known"):
+            continue
+        name = entry.nodeid + (" (known)" if entry.verdict == "known" else "")
+        if entry.baseline == "accepted":
+            name += " (baseline)"
+        rows.append(
+            [
+                _cell(name, 70),
+                entry.kind or "-",
+                entry.category or "-",
+                leg_summary(entry.legs.get(BACKENDS[0])),
+                leg_summary(entry.legs.get(BACKENDS[1])),
+            ]
+        )
+    if rows:
+        lines.append("")
+        lines.append(tabulate(rows, headers=["test", "kind", "category", "sqlite", "postgresql"], tablefmt="simple"))
+    for warning in report.warnings:
+        lines.append(f"warning: {warning}")
+    for finding in report.schema_findings:
+        lines.append(
+            f"schema: {finding.get('backend')}: {finding.get('kind')} {finding.get('name')}: {finding.get('error')}"
+        )
+    if report_path:
+        lines.append(f"report: {report_path}")
+    return lines

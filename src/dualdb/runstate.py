@@ -1,0 +1,101 @@
+"""The state of one pytest run, free of pytest: settings, backends, and the legs collected.
+
+The plugin stores one ``RunState`` on the config; hooks feed it, fixtures read
+it. On xdist each worker has its own (provisioning, running legs) and the
+controller's only collects the legs the workers report.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import MetaData
+
+from .backends import Backend, Provisioner
+from .capture import LegRecorder, StatementCapture
+from .config import Settings
+from .report.build import build_report
+from .report.model import Report
+from .schema import resolve_metadata
+
+
+class RunState:
+    def __init__(self, settings: Settings, worker: str = "main"):
+        self.settings = settings
+        self.worker = worker
+        self.provisioner = Provisioner(settings, self._load_metadata, worker)
+        self.captures: dict[str, StatementCapture] = {}
+        self.legs: dict[str, dict[str, dict[str, Any]]] = {}
+        self.backend_info: dict[str, dict[str, Any]] = {}
+        self.warnings: list[str] = []
+
+    def _load_metadata(self) -> list[MetaData]:
+        return resolve_metadata(self.settings.metadata_specs)
+
+    # -- backends ------------------------------------------------------------------
+
+    def backend(self, name: str) -> Backend:
+        backend = self.provisioner.get(name)
+        if name not in self.captures:
+            self.captures[name] = StatementCapture(backend.engine)
+            _install_schema_notes(backend)
+        self.backend_info[name] = backend.describe()
+        for warning in self.provisioner.warnings:
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+        return backend
+
+    def new_leg(self, backend: str) -> LegRecorder:
+        return LegRecorder(
+            backend=backend,
+            max_statements=self.settings.max_statements,
+            max_rows=self.settings.max_rows,
+        )
+
+    def start_capture(self, leg: LegRecorder) -> None:
+        capture = self.captures.get(leg.backend)
+        if capture is not None:
+            capture.start(leg)
+
+    def stop_capture(self, leg: LegRecorder) -> None:
+        capture = self.captures.get(leg.backend)
+        if capture is not None and capture.leg is leg:
+            capture.stop()
+
+    # -- results -------------------------------------------------------------------
+
+    def record_leg(self, nodeid: str, backend: str, leg: dict[str, Any]) -> None:
+        self.legs.setdefault(nodeid, {})[backend] = leg
+        info = leg.get("backend_info")
+        if info:
+            self.backend_info.setdefault(backend, info)
+        for warning in leg.get("warnings") or []:
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+
+    def build_report(self) -> Report:
+        return build_report(self.legs, dict(self.backend_info), self.warnings)
+
+    def close(self) -> list[str]:
+        return self.provisioner.close()
+
+
+def _install_schema_notes(backend: Backend) -> None:
+    """Make errors about tables that failed to create say so, on that leg's failures."""
+    from sqlalchemy import event
+
+    @event.listens_for(backend.engine, "handle_error")
+    def _note_missing_table(context) -> None:  # noqa: ANN001
+        failed = backend.schema.failed
+        if not failed:
+            return
+        message = str(context.original_exception)
+        for table, error in failed.items():
+            name = table.split(".")[-1]
+            if re.search(rf"\b{re.escape(name)}\b", message):
+                note = f"dualdb: table {table!r} could not be created on {backend.name}: {error}"
+                exc = context.sqlalchemy_exception
+                if exc is not None and hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
+                    exc.add_note(note)
+                return

