@@ -100,6 +100,11 @@ class LegRecorder:
         if text not in self.notes:
             self.notes.append(text)
 
+    def note_harness(self, text: str) -> None:
+        """A finding that the isolation itself may have caused (shown next to the verdict)."""
+        if text not in self.harness_notes:
+            self.harness_notes.append(text)
+
     def finish(self) -> None:
         self.ended = dt.datetime.now(dt.timezone.utc)
 
@@ -272,7 +277,11 @@ class StatementCapture:
         record = conn.info.get("dualdb_last") if conn is not None else None
         if record is not None and record.error is None and record.sql == context.statement:
             orig = context.original_exception
-            record.error = {"type": type(orig).__name__, "message": first_line(str(orig))}
+            # the DBAPI class name SQLAlchemy wraps it in (IntegrityError, ...) is the same
+            # on both drivers; psycopg's own subclasses (UniqueViolation) are not
+            wrapped = context.sqlalchemy_exception
+            name = type(wrapped).__name__ if wrapped is not None else type(orig).__name__
+            record.error = {"type": name, "message": first_line(str(orig))}
 
     def start(self, leg: LegRecorder) -> None:
         self.leg = leg

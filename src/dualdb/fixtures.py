@@ -61,8 +61,14 @@ def db_connection(dualdb_backend: Backend, request: pytest.FixtureRequest) -> It
     including savepoints it releases, disappears at the end.
     """
     _state(request).provisioner.refresh_schema(dualdb_backend)
-    with isolation.rolled_back_connection(dualdb_backend) as conn:
-        yield conn
+    with isolation.rolled_back_connection(dualdb_backend) as (conn, tracker):
+        try:
+            yield conn
+        finally:
+            leg = request.node.stash.get(LEG_KEY, None)
+            if leg is not None:
+                for note in tracker.notes:
+                    leg.note_harness(note)
 
 
 @pytest.fixture
@@ -85,10 +91,17 @@ def dualdb_sessionmaker(db_connection: Connection) -> Iterator[sessionmaker]:
     """A ``sessionmaker`` whose sessions all live inside the test's rolled-back transaction.
 
     Hand it to application code that makes its own sessions (factories,
-    services). A ``commit()`` in any of them is visible to the others.
+    services, ``get_db``). A ``commit()`` in any of them is visible to the
+    others and survives another session's ``close()``/``rollback()``; a
+    ``rollback()`` undoes that session's own uncommitted work (see "How
+    isolation works" in the README for the one case it cannot). Everything
+    is rolled back after the test; sessions still open are closed.
     """
-    factory = isolation.test_sessionmaker(db_connection)
-    yield factory
+    factory = isolation.TestSessionmaker(db_connection)
+    try:
+        yield factory
+    finally:
+        factory.close_all()
 
 
 @pytest.fixture

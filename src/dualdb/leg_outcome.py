@@ -39,7 +39,7 @@ def error_info(exc: BaseException) -> dict[str, str]:
     notes = [n for n in getattr(exc, "__notes__", ()) if str(n).startswith("dualdb:")]
     if notes:
         message = f"{message} [{'; '.join(notes)}]"
-    name = type(orig).__name__ if orig is not None else type(exc).__name__
+    name = type(exc).__name__  # sqlalchemy.exc.IntegrityError on both engines, not UniqueViolation
     return {"type": name, "message": message}
 
 

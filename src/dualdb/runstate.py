@@ -15,6 +15,7 @@ from sqlalchemy import MetaData
 from .backends import Backend, Provisioner
 from .capture import LegRecorder, StatementCapture
 from .config import Settings
+from .isolation import install_savepoint_tracking
 from .report.build import build_report
 from .report.model import Report
 from .schema import resolve_metadata
@@ -39,6 +40,7 @@ class RunState:
         backend = self.provisioner.get(name)
         if name not in self.captures:
             self.captures[name] = StatementCapture(backend.engine)
+            install_savepoint_tracking(backend.engine)
             _install_schema_notes(backend)
         self.backend_info[name] = backend.describe()
         for warning in self.provisioner.warnings:
