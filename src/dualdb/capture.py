@@ -34,6 +34,7 @@ class StatementRecord:
     sql: str
     params: Any
     column_types: list[Any] | None = None
+    processors: list[Any] | None = None
     rowcount: int | None = None
     rows: list[Any] | None = None
     fetched: int = 0
@@ -45,8 +46,15 @@ class StatementRecord:
         if self.rows is None:
             self.rows = []
         types = self.column_types or []
+        processors = self.processors or []
         for row in rows:
-            values = [normalizer(v, types[i] if i < len(types) else None) for i, v in enumerate(row)]
+            values = [
+                normalizer(
+                    _process(processors[i], v) if i < len(processors) else v,
+                    types[i] if i < len(types) else None,
+                )
+                for i, v in enumerate(row)
+            ]
             self.fetched += 1
             if len(self.rows) < max_rows:
                 self.rows.append(values)
@@ -254,7 +262,10 @@ class StatementCapture:
         leg = self.leg
         if leg is None or is_harness_sql(statement):
             return
-        record = leg.new_statement(statement, parameters, _column_types(context))
+        types = _column_types(context)
+        record = leg.new_statement(statement, parameters, types)
+        if record is not None and types:
+            record.processors = _result_processors(types, conn.dialect)
         if isinstance(cursor, _RecordingMixin):
             cursor._dualdb_record = record
             cursor._dualdb_leg = leg
@@ -296,6 +307,32 @@ def _column_types(context) -> list[Any] | None:  # noqa: ANN001
     if not columns:
         return None
     return [getattr(col, "type", None) if not isinstance(col, tuple) else col[3] for col in columns]
+
+
+def _result_processors(types: list[Any], dialect: Any) -> list[Any]:
+    """The conversions SQLAlchemy applies to raw driver values for these column types.
+
+    Rows are captured raw, as the driver hands them out; comparing them raw
+    would flag driver details the application never sees (SQLite returns JSON
+    and datetimes as text, PostgreSQL as objects). Applying the same result
+    processors compares what the application receives.
+    """
+    processors = []
+    for type_ in types:
+        try:
+            processors.append(type_.dialect_impl(dialect).result_processor(dialect, None) if type_ is not None else None)
+        except Exception:  # an exotic type: compare its raw value
+            processors.append(None)
+    return processors
+
+
+def _process(processor: Any, value: Any) -> Any:
+    if processor is None or value is None:
+        return value
+    try:
+        return processor(value)
+    except Exception:  # e.g. text that is not valid JSON stored in a JSON column on SQLite
+        return value
 
 
 def first_line(text: str) -> str:

@@ -133,3 +133,33 @@ def observe(dualdb_backend: Backend, request: pytest.FixtureRequest) -> Callable
     if leg is None:
         return lambda label, value: None
     return leg.observe
+
+
+@pytest.fixture
+def client(request: pytest.FixtureRequest, dualdb_sessionmaker: sessionmaker, observe: Callable[[str, Any], None]):
+    """A FastAPI ``TestClient`` on the app named by ini ``dualdb_fastapi_app``.
+
+    Its ``get_db`` dependency (ini ``dualdb_fastapi_get_db``) yields a session
+    per request from ``dualdb_sessionmaker``, inside the test's rolled-back
+    transaction; every response (status and JSON body) is observed, so an
+    endpoint returning different data on the two engines is reported. A
+    ``client`` fixture in your own conftest takes precedence over this one.
+    """
+    from .fastapi import ObservingClient, load_object, override_get_db
+
+    app_spec = request.config.getini("dualdb_fastapi_app")
+    get_db_spec = request.config.getini("dualdb_fastapi_get_db")
+    if not app_spec or not get_db_spec:
+        pytest.fail(
+            "the `client` fixture needs ini keys dualdb_fastapi_app = module:app and "
+            "dualdb_fastapi_get_db = module:get_db (or define your own `client` fixture)",
+            pytrace=False,
+        )
+    try:
+        app = load_object(app_spec, "dualdb_fastapi_app")
+        get_db = load_object(get_db_spec, "dualdb_fastapi_get_db")
+    except DualdbError as exc:
+        pytest.fail(f"pytest-dualdb: {exc}", pytrace=False)
+    with override_get_db(app, get_db, dualdb_sessionmaker):
+        with ObservingClient(app, observe) as test_client:
+            yield test_client

@@ -20,9 +20,12 @@ from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
     db_fresh_engine,
     db_session,
     dualdb_backend,
+    client,
     dualdb_sessionmaker,
     observe,
 )
+from .leg_outcome import base_nodeid, validate_known
+from .reseed import reseed, seed_for
 from .runstate import RunState
 
 STATE_KEY = pytest.StashKey[RunState]()
@@ -80,7 +83,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("dualdb_max_statements", "statements captured per test and leg (default 200)", default="")
     parser.addini("dualdb_max_rows", "rows kept per captured statement, the rest hashed (default 50)",
                   default="")
-    parser.addini("dualdb_lock_timeout_ms", "reserved: lock timeout for isolation helpers", default="")
+    parser.addini("dualdb_lock_timeout_ms", "how long a statement of a rolled-back test may wait for a "
+                  "lock before it fails with a hint instead of hanging (default 10000)", default="")
+    parser.addini("dualdb_fastapi_app", "module:attribute of the FastAPI app used by the `client` fixture",
+                  default="")
+    parser.addini("dualdb_fastapi_get_db", "module:attribute of the app's session dependency that the "
+                  "`client` fixture overrides", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -149,6 +157,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     needed: set[str] = set()
     for item in session.items:
         needed.update(backends_of(item, state))
+        known = item.get_closest_marker("dualdb_known")
+        if known is not None:
+            try:
+                validate_known(*known.args, **known.kwargs)
+            except TypeError as exc:
+                raise pytest.UsageError(f"pytest-dualdb: {item.nodeid}: dualdb_known: {exc}") from None
     try:
         state.provisioner.metadatas  # import errors surface before any server starts  # noqa: B018
         for name in ("sqlite", "postgresql"):
@@ -175,6 +189,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001
     if backends:
         leg = state.new_leg(backends[0])
         item.stash[LEG_KEY] = leg
+        reseed(seed_for(base_nodeid(item.nodeid, leg.backend)))
         state.start_capture(leg)
     try:
         return (yield)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .report.model import Report, TestEntry
+from .report.render import write_reports
 from .report.terminal import summary_lines
 from .runstate import RunState
 
@@ -20,15 +21,8 @@ def finish_report(state: RunState) -> ReportOutcome:
     report = state.build_report()
     out_dir = state.settings.report_dir
     json_path = out_dir / "dualdb.json"
-    report.write_json(json_path)
-    _write_renderings(report, out_dir)
+    data = report.to_dict()
+    report.write_json(json_path, data)
+    write_reports(data, out_dir)
     blocking = [t for t in report.tests if t.verdict == "diverged"]
     return ReportOutcome(report=report, lines=summary_lines(report, str(json_path)), blocking=blocking)
-
-
-def _write_renderings(report: Report, out_dir) -> None:  # noqa: ANN001
-    try:
-        from .report.render import write_reports
-    except ImportError:  # renderers not available in this build
-        return
-    write_reports(report.to_dict(), out_dir)

@@ -41,7 +41,7 @@ class RunState:
         if name not in self.captures:
             self.captures[name] = StatementCapture(backend.engine)
             install_savepoint_tracking(backend.engine)
-            _install_schema_notes(backend)
+            _install_error_notes(backend)
         self.backend_info[name] = backend.describe()
         for warning in self.provisioner.warnings:
             if warning not in self.warnings:
@@ -83,21 +83,37 @@ class RunState:
         return self.provisioner.close()
 
 
-def _install_schema_notes(backend: Backend) -> None:
-    """Make errors about tables that failed to create say so, on that leg's failures."""
+LOCK_HINT = (
+    "dualdb: the statement waited too long for a lock. The test's own rolled-back transaction "
+    "probably holds it (a second connection of the same test is blocked by db_connection's "
+    "uncommitted writes); use db_fresh_engine for tests that need several connections"
+)
+
+
+def _install_error_notes(backend: Backend) -> None:
+    """Add one-line hints to errors whose cause is the harness, not the application.
+
+    A table that failed to create on this backend is named; a lock wait that
+    timed out says which transaction probably holds the lock.
+    """
     from sqlalchemy import event
 
     @event.listens_for(backend.engine, "handle_error")
-    def _note_missing_table(context) -> None:  # noqa: ANN001
-        failed = backend.schema.failed
-        if not failed:
+    def _add_notes(context) -> None:  # noqa: ANN001
+        exc = context.sqlalchemy_exception
+        if exc is None or not hasattr(exc, "add_note"):
             return
         message = str(context.original_exception)
-        for table, error in failed.items():
-            name = table.split(".")[-1]
-            if re.search(rf"\b{re.escape(name)}\b", message):
-                note = f"dualdb: table {table!r} could not be created on {backend.name}: {error}"
-                exc = context.sqlalchemy_exception
-                if exc is not None and hasattr(exc, "add_note") and note not in getattr(exc, "__notes__", ()):
-                    exc.add_note(note)
-                return
+        note = _missing_table_note(backend, message)
+        if note is None and ("lock timeout" in message or "database is locked" in message):
+            note = LOCK_HINT
+        if note is not None and note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
+
+
+def _missing_table_note(backend: Backend, message: str) -> str | None:
+    for table, error in backend.schema.failed.items():
+        name = table.split(".")[-1]
+        if re.search(rf"\b{re.escape(name)}\b", message):
+            return f"dualdb: table {table!r} could not be created on {backend.name}: {error}"
+    return None

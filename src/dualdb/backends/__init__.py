@@ -98,7 +98,7 @@ class Provisioner:
 
     def _provision_sqlite(self) -> Backend:
         path = self.tmpdir / "sqlite.db"
-        engine = sqlite.make_engine(path, self.settings.sqlite_pragmas)
+        engine = sqlite.make_engine(path, self.settings.sqlite_pragmas, busy_timeout_ms=self.settings.lock_timeout_ms)
         return Backend(name="sqlite", engine=engine, url=f"sqlite:///{path}", version=sqlite.version())
 
     # -- PostgreSQL ----------------------------------------------------------------
@@ -151,7 +151,9 @@ class Provisioner:
         if warning:
             self.warnings.append(warning)
         url = self._pg_server_url().set(database=name)
-        engine = postgres.make_engine(url, timezone=self.settings.pg_timezone)
+        engine = postgres.make_engine(
+            url, timezone=self.settings.pg_timezone, lock_timeout_ms=self.settings.lock_timeout_ms
+        )
         return Backend(
             name="postgresql",
             engine=engine,

@@ -18,7 +18,9 @@ from sqlalchemy.engine import Engine
 from ..capture import RecordingSqliteConnection
 
 
-def make_engine(path: Path, pragmas: tuple[tuple[str, str], ...] = (), *, isolated: bool = True) -> Engine:
+def make_engine(
+    path: Path, pragmas: tuple[tuple[str, str], ...] = (), *, isolated: bool = True, busy_timeout_ms: int = 5000
+) -> Engine:
     """An engine on the SQLite file ``path``.
 
     ``isolated=True`` applies the SAVEPOINT-safe recipe used for rolled-back
@@ -28,7 +30,11 @@ def make_engine(path: Path, pragmas: tuple[tuple[str, str], ...] = (), *, isolat
     """
     engine = create_engine(
         f"sqlite+pysqlite:///{path}",
-        connect_args={"check_same_thread": False, "factory": RecordingSqliteConnection},
+        connect_args={
+            "check_same_thread": False,
+            "factory": RecordingSqliteConnection,
+            "timeout": busy_timeout_ms / 1000,
+        },
     )
     if pragmas:
         _apply_pragmas(engine, pragmas)

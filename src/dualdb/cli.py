@@ -1,0 +1,181 @@
+"""The ``dualdb`` command: run the teaching catalog, or re-render a saved report.
+
+    dualdb probes [-k EXPR] [--category NAME] [--pg-url URL] [--report-dir DIR]
+    dualdb report reports/dualdb.json [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from .report.model import CATEGORIES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "probes":
+        return run_probes(args)
+    if args.command == "report":
+        return rerender_report(args)
+    parser.print_help()
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dualdb",
+        description="pytest-dualdb: see what SQLite hides from your PostgreSQL application.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    probes = sub.add_parser(
+        "probes",
+        help="run the catalog of real SQLite-vs-PostgreSQL divergences on this machine",
+        description="Run the catalog with --dual-db, print a table and write reports/. "
+        "Exit 0 when every divergent probe diverged and every look-alike did not.",
+    )
+    probes.add_argument("-k", dest="keyword", metavar="EXPR", help="only probes matching this pytest -k expression")
+    probes.add_argument("--category", choices=CATEGORIES, help="only probes of this category")
+    probes.add_argument("--pg-url", metavar="URL", help="use this PostgreSQL server instead of starting one")
+    probes.add_argument("--report-dir", default="reports", metavar="DIR", help="where reports go (default: reports)")
+    probes.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output and tracebacks")
+    report = sub.add_parser("report", help="re-render dualdb.md and dualdb.html from a saved dualdb.json")
+    report.add_argument("json_path", metavar="FILE.json")
+    report.add_argument("--out", metavar="DIR", help="output folder (default: next to the JSON)")
+    return parser
+
+
+# -- dualdb probes -----------------------------------------------------------------------
+
+
+class ProbeExpectations:
+    """A pytest plugin that reads each probe's ``probe(category, expect)`` marker."""
+
+    def __init__(self, category: str | None):
+        self.category = category
+        self.expected: dict[str, dict[str, str]] = {}
+
+    def pytest_collection_modifyitems(self, session, config, items) -> None:  # noqa: ANN001
+        from .leg_outcome import base_nodeid
+
+        keep, drop = [], []
+        for item in items:
+            marker = item.get_closest_marker("probe")
+            info = dict(marker.kwargs) if marker else {}
+            if self.category and info.get("category") != self.category:
+                drop.append(item)
+                continue
+            keep.append(item)
+            backend = getattr(getattr(item, "callspec", None), "params", {}).get("dualdb_backend", "")
+            self.expected[base_nodeid(item.nodeid, backend)] = info
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+def probes_dir() -> Path:
+    spec = importlib.util.find_spec("dualdb.probes")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("dualdb: the probe catalog is not installed (package dualdb.probes missing)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def run_probes(args: argparse.Namespace) -> int:
+    import pytest
+
+    folder = probes_dir()
+    report_dir = Path(args.report_dir).resolve()
+    argv = [
+        str(folder),
+        "--dual-db",
+        "--rootdir",
+        str(folder),
+        "-c",
+        str(folder / "pytest.ini"),
+        "-p",
+        "no:cacheprovider",
+        "--dualdb-report-dir",
+        str(report_dir),
+    ]
+    argv += ["-v"] if args.verbose else ["-q", "--tb=no", "--no-header", "-p", "no:warnings"]
+    if args.keyword:
+        argv += ["-k", args.keyword]
+    if args.pg_url:
+        argv += ["--dualdb-pg-url", args.pg_url]
+    expectations = ProbeExpectations(args.category)
+    code = pytest.main(argv, plugins=[expectations])
+    if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        return int(code)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("dualdb probes: no probe matched", file=sys.stderr)
+        return int(code)
+    report = json.loads((report_dir / "dualdb.json").read_text(encoding="utf-8"))
+    rows, surprises = probe_table(report, expectations.expected)
+    print()
+    print(tabulate(rows, headers=["probe", "category", "sqlite", "postgresql", "verdict", "as documented"]))
+    print()
+    engines = ", ".join(f"{name} {info.get('version')}" for name, info in report.get("backends", {}).items())
+    print(f"{len(rows)} probes on {engines}: {len(rows) - len(surprises)} behaved as documented, "
+          f"{len(surprises)} did not")
+    for line in surprises:
+        print(f"  unexpected: {line}")
+    print(f"reports: {report_dir / 'dualdb.md'}, {report_dir / 'dualdb.html'}")
+    return 0 if not surprises else 1
+
+
+def probe_table(report: dict[str, Any], expected: dict[str, dict[str, str]]) -> tuple[list[list[str]], list[str]]:
+    """One row per probe, and the probes whose verdict contradicts their documented expectation."""
+    rows, surprises = [], []
+    for test in report.get("tests", []):
+        info = expected.get(test["nodeid"], {})
+        expect = info.get("expect", "same")
+        verdict = test["verdict"]
+        ok = verdict in ("diverged", "known") if expect == "diverged" else verdict == "same"
+        legs = test.get("legs", {})
+        rows.append([
+            test["nodeid"].split("::")[-1],
+            info.get("category") or test.get("category") or "-",
+            _leg_cell(legs.get("sqlite")),
+            _leg_cell(legs.get("postgresql")),
+            verdict + (f" ({test['kind']})" if test.get("kind") else ""),
+            "yes" if ok else "NO",
+        ])
+        if not ok:
+            surprises.append(f"{test['nodeid']}: expected {expect}, got {verdict}")
+    return rows, surprises
+
+
+def _leg_cell(leg: dict[str, Any] | None) -> str:
+    if not leg:
+        return "-"
+    error = leg.get("error")
+    if not error:
+        return leg.get("outcome", "-")
+    return f"{leg.get('outcome')}: {error.get('type')}"[:40]
+
+
+# -- dualdb report -----------------------------------------------------------------------
+
+
+def rerender_report(args: argparse.Namespace) -> int:
+    from .report.render import ReportFileError, rerender
+
+    try:
+        written = rerender(Path(args.json_path), Path(args.out) if args.out else None)
+    except ReportFileError as exc:
+        print(f"dualdb report: {exc}", file=sys.stderr)
+        return 2
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

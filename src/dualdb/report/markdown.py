@@ -1,0 +1,723 @@
+"""Render a ``dualdb-report/1`` dict as GitHub-flavoured Markdown.
+
+The output is meant for ``$GITHUB_STEP_SUMMARY`` and pull-request comments, and
+stays readable as plain text. Everything that came from the user's tests or from a
+database (node ids, SQL, parameters, rows, error messages, observed values) is put
+either in a code span / fenced block whose fence is longer than any backtick run in
+the value, or through :func:`md_text`, so it can neither inject HTML nor break a
+table or a fence.
+
+The helpers at the top (``mask_url``, ``leg_brief``, ``result_text`` …) are shared
+with :mod:`dualdb.report.html`; they only read the dict and never assume a key is
+present.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .model import BACKENDS, VERDICTS
+
+__all__ = ["render_markdown", "md_text", "md_code", "md_fence", "mask_url"]
+
+BACKEND_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+VERDICT_LABELS = {
+    "same": "Same",
+    "diverged": "Diverged",
+    "known": "Known",
+    "failed_both": "Failed on both",
+    "skipped": "Skipped",
+}
+#: Order tests are listed in: what needs attention first.
+VERDICT_ORDER = {"diverged": 0, "failed_both": 1, "known": 2, "skipped": 3, "same": 4}
+
+#: Step summaries are limited to 1 MiB: past this many detailed tests the rest are listed only.
+MAX_DETAILS = 200
+MAX_ROWS = 20
+MAX_BLOCK_CHARS = 4000
+CELL_CHARS = 80
+
+# --------------------------------------------------------------------------- shared helpers
+
+# user:password@ up to the last "@" of the authority, so a raw "@" in the password is hidden too.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)[^\s/?#]*@")
+_KW_PASSWORD = re.compile(r"(?i)(?P<head>\bpassword\s*=\s*)(?:'[^']*'|\"[^\"]*\"|[^\s&;]*)")
+
+
+def mask_url(url: Any) -> str:
+    """Hide the password of a database URL (``user:***@host``), even if the caller forgot."""
+    if url is None:
+        return ""
+    text = str(url)
+    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    return _KW_PASSWORD.sub(r"\g<head>***", text)
+
+
+def backend_label(name: str) -> str:
+    return BACKEND_LABELS.get(name, str(name))
+
+
+def backend_names(report: dict) -> list[str]:
+    """The two standard backends first, then any other leg name the report mentions."""
+    names = list(BACKENDS)
+    for name in report.get("backends") or {}:
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def summary_counts(report: dict) -> dict[str, int]:
+    tests = report.get("tests") or []
+    summary = dict(report.get("summary") or {})
+    if "tests" not in summary:
+        summary["tests"] = len(tests)
+    for verdict in VERDICTS:
+        if verdict not in summary:
+            summary[verdict] = sum(1 for t in tests if (t or {}).get("verdict") == verdict)
+    return summary
+
+
+def clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + "…"
+
+
+def one_line(text: Any) -> str:
+    """Collapse line breaks (``\\r\\n``, ``\\n``, ``\\r`` and friends) into ``⏎``."""
+    return " ⏎ ".join(str(text).splitlines()) if text is not None else ""
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON text for a normalised value (what the comparer saw)."""
+    try:
+        return _ENCODE(value)
+    except (TypeError, ValueError):  # circular or exotic: still show something
+        return repr(value)
+
+
+def value_text(value: Any, max_rows: int = MAX_ROWS) -> str:
+    """Multi-line text for a value: a list of rows is shown one row per line."""
+    if isinstance(value, list) and value and all(isinstance(r, (list, tuple)) for r in value):
+        lines = [to_json(r) for r in value[:max_rows]]
+        if len(value) > max_rows:
+            lines.append(f"… {len(value) - max_rows} more rows")
+        return "\n".join(lines)
+    return to_json(value)
+
+
+def error_text(error: Any) -> str:
+    if not error:
+        return ""
+    if isinstance(error, dict):
+        etype = error.get("type") or "Error"
+        message = error.get("message")
+        return f"{etype}: {message}" if message else str(etype)
+    return str(error)
+
+
+def result_text(stmt: dict | None, max_rows: int = MAX_ROWS) -> str:
+    """What a captured statement returned: its error, its rows, or its row count."""
+    if not isinstance(stmt, dict):
+        return ""
+    if stmt.get("error"):
+        return "ERROR " + error_text(stmt["error"])
+    rows = stmt.get("rows")
+    rowcount = stmt.get("rowcount")
+    if rows is not None:
+        if not isinstance(rows, list):
+            return to_json(rows)
+        lines = [to_json(r) for r in rows[:max_rows]]
+        if len(rows) > max_rows:
+            lines.append(f"… {len(rows) - max_rows} more rows")
+        lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        return "\n".join(lines)
+    parts = []
+    if rowcount is not None and rowcount != -1:
+        parts.append(f"rowcount = {rowcount}")
+    if stmt.get("digest"):
+        parts.append(f"digest {stmt['digest']}")
+    return "\n".join(parts) or "(no result)"
+
+
+def legs_of(test: dict) -> dict:
+    legs = test.get("legs")
+    return legs if isinstance(legs, dict) else {}
+
+
+def leg_of(test: dict, backend: str) -> dict:
+    leg = legs_of(test).get(backend)
+    return leg if isinstance(leg, dict) else {}
+
+
+def statement_at(test: dict, backend: str, index: Any) -> dict | None:
+    statements = leg_of(test, backend).get("statements") or []
+    if isinstance(index, int) and 0 <= index < len(statements) and isinstance(statements[index], dict):
+        return statements[index]
+    return None
+
+
+def diff_values(test_or_diff: dict) -> dict:
+    """``values`` of a first difference (given the test, or the difference itself)."""
+    fd = test_or_diff.get("first_difference", test_or_diff) if isinstance(test_or_diff, dict) else None
+    values = fd.get("values") if isinstance(fd, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def diff_statement_index(test: dict, fd: dict, backend: str) -> int | None:
+    """Where a statement difference sits in ``backend``'s statement list.
+
+    ``index`` counts in the first (SQLite) leg; the comparer aligns statements by
+    shape, so the other leg's position may differ. An ``indexes`` mapping wins when
+    present; otherwise the other leg's statement is found by its SQL (and parameters),
+    nearest to ``index``.
+    """
+    indexes = fd.get("indexes")
+    if isinstance(indexes, dict) and isinstance(indexes.get(backend), int):
+        return indexes[backend]
+    index = fd.get("index")
+    if not isinstance(index, int):
+        return None
+    statements = leg_of(test, backend).get("statements") or []
+    sql = fd.get("sql") if isinstance(fd.get("sql"), dict) else {}
+    if backend == BACKENDS[0] or sql.get(backend) is None:
+        return index if 0 <= index < len(statements) else None
+    same_sql = [j for j, st in enumerate(statements) if isinstance(st, dict) and st.get("sql") == sql[backend]]
+    same_params = [j for j in same_sql if "params" not in fd or statements[j].get("params") == fd.get("params")]
+    candidates = same_params or same_sql
+    if not candidates:
+        return None
+    return min(candidates, key=lambda j: (abs(j - index), j))
+
+
+def result_value_text(value: Any) -> str:
+    """A statement result as the comparer records it: rows, ``{"error": …}`` or ``{"rowcount": n}``."""
+    if isinstance(value, dict) and len(value) == 1:
+        if "error" in value:
+            return f"ERROR {value['error']}"
+        if "rowcount" in value:
+            return f"rowcount = {value['rowcount']}"
+    if isinstance(value, list):
+        text = value_text(value)
+        return f"{text}\n({len(value)} row{'s' if len(value) != 1 else ''})" if value else "(no rows)"
+    return value_text(value)
+
+
+def statement_sides(test: dict, fd: dict) -> list[dict]:
+    """Per backend, the differing statement: ``backend``, ``sql``, ``params``, ``result``, ``index``."""
+    values = diff_values(fd)
+    sql_map = fd.get("sql") if isinstance(fd.get("sql"), dict) else {}
+    sides = []
+    for b in backend_names({"backends": {**dict.fromkeys(legs_of(test)), **values, **sql_map}}):
+        index = diff_statement_index(test, fd, b)
+        stmt = statement_at(test, b, index)
+        sql = sql_map.get(b)
+        if sql is None and stmt is not None:
+            sql = stmt.get("sql")
+        if sql is None and stmt is None and b not in values:
+            continue
+        params = fd["params"] if "params" in fd else (stmt.get("params") if stmt is not None else None)
+        result = result_value_text(values[b]) if b in values else result_text(stmt)
+        sides.append(
+            {"backend": b, "sql": "" if sql is None else str(sql), "params": params, "result": result, "index": index}
+        )
+    return sides
+
+
+def has_params(params: Any) -> bool:
+    return params not in (None, [], {}, ())
+
+
+def missing_text(value: Any) -> str | None:
+    if isinstance(value, dict) and value.get("$missing") is True and len(value) == 1:
+        return "(not observed)"
+    return None
+
+
+def leg_brief(test: dict, backend: str, limit: int = CELL_CHARS) -> str:
+    """One line for a table cell: the leg's outcome and error, or the differing value."""
+    leg = leg_of(test, backend)
+    if not leg:
+        return "—"
+    outcome = str(leg.get("outcome") or "?")
+    error = leg.get("error")
+    if error:
+        return clip(one_line(f"{outcome}: {error_text(error)}"), limit)
+    values = diff_values(test)
+    if test.get("kind") == "value" and backend in values:
+        value = values[backend]
+        return clip(one_line(missing_text(value) or to_json(value)), limit)
+    return outcome
+
+
+def difference_title(test: dict) -> str:
+    """``statement 3``, ``observation "total"``, ``outcome`` … (numbers are 1-based)."""
+    fd = test.get("first_difference")
+    if not isinstance(fd, dict):
+        return ""
+    source = str(fd.get("source") or "difference")
+    index = fd.get("index")
+    label = fd.get("label")
+    text = source
+    if source == "statement" and isinstance(index, int):
+        text += f" {index + 1}"
+    if source != "outcome":
+        if label:
+            text += f" {to_json(str(label))}"
+        elif isinstance(index, int) and source != "statement":
+            text += f" #{index + 1}"
+    return text
+
+
+def sorted_tests(tests: list) -> list[dict]:
+    good = [t for t in tests if isinstance(t, dict)]
+    return sorted(good, key=lambda t: VERDICT_ORDER.get(t.get("verdict"), 5))
+
+
+def category_of(test: dict) -> str:
+    return str(test.get("category") or "other")
+
+
+def baseline_groups(report: dict) -> tuple[dict, list[str], list[str], list[str]]:
+    """(baseline info, new node ids, accepted node ids, disappeared node ids)."""
+    info = report.get("baseline")
+    info = info if isinstance(info, dict) else {}
+    tests = [t for t in report.get("tests") or [] if isinstance(t, dict)]
+    new = [str(t.get("nodeid")) for t in tests if t.get("baseline") == "new"]
+    accepted = [str(t.get("nodeid")) for t in tests if t.get("baseline") == "accepted"]
+    if not new and isinstance(info.get("new"), list):
+        new = [str(x) for x in info["new"]]
+    if not accepted and isinstance(info.get("accepted"), list):
+        accepted = [str(x) for x in info["accepted"]]
+    disappeared = info.get("disappeared") or []
+    if not isinstance(disappeared, list):
+        disappeared = [disappeared]
+    return info, new, accepted, [str(x) for x in disappeared]
+
+
+def baseline_source(info: dict) -> str | None:
+    for key in ("path", "file", "source"):
+        if info.get(key):
+            return str(info[key])
+    return None
+
+
+# --------------------------------------------------------------------------- markdown escaping
+
+_TEXT_SPECIAL = re.compile(r"([\\`*\[\]<>&~|])|(?<!\w)_|_(?!\w)")
+# What would start a heading, list or thematic break at the start of a line.
+_LINE_START = re.compile(r"^(\s*)(?:([#+=\-])(?=[\s#=\-]|$)|(\d+)([.)])(?=\s|$))")
+_BACKTICKS = re.compile(r"`+")
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+
+
+def _escape_char(m: re.Match) -> str:
+    return "\\" + m.group(0)
+
+
+def md_text(text: Any) -> str:
+    """Plain text on one line, every Markdown/HTML-significant character backslash-escaped.
+
+    Safe in a paragraph, a list item and a table cell (``|`` is escaped as ``\\|``).
+    """
+    if text is None:
+        return ""
+    text = _TEXT_SPECIAL.sub(_escape_char, one_line(text))
+    return _LINE_START.sub(_escape_line_start, text, count=1)
+
+
+def _escape_line_start(m: re.Match) -> str:
+    if m.group(2):
+        return f"{m.group(1)}\\{m.group(2)}"
+    return f"{m.group(1)}{m.group(3)}\\{m.group(4)}"
+
+
+def md_code(text: Any, limit: int | None = None, *, table: bool = False) -> str:
+    """An inline code span for a value, on one line; ``table=True`` for a table cell.
+
+    In a GFM table cell ``|`` must be written ``\\|`` even inside a code span (the
+    table parser removes that backslash before the span is parsed); anywhere else
+    the backslash would show, so it is only added for tables.
+    """
+    text = one_line(text)
+    if limit is not None:
+        text = clip(text, limit)
+    if not text:
+        return ""
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    if text[0] == "`" or text[-1] == "`" or (text[0] == " " and text[-1] == " "):
+        text = f" {text} "
+    if table:
+        text = text.replace("|", "\\|")
+    return fence + text + fence
+
+
+def md_fence(text: Any, lang: str = "", limit: int = MAX_BLOCK_CHARS) -> str:
+    """A fenced code block whose fence is longer than any backtick run in ``text``."""
+    text = "" if text is None else str(text)
+    if len(text) > limit:
+        text = text[:limit] + f"\n… ({len(text) - limit} more characters)"
+    text = "\n".join(text.splitlines())
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def md_prose(text: Any) -> str:
+    """Text written for humans (explanations, warnings): keeps `code spans`, escapes HTML.
+
+    Markdown outside code spans is left alone (the knowledge base may use it), but
+    ``<``, ``>`` and ``&`` are escaped so no HTML can get through.
+    """
+    if text is None:
+        return ""
+    text = str(text)
+    out = []
+    pos = 0
+    for m in _CODE_SPAN.finditer(text):
+        out.append(_escape_prose(text[pos : m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_escape_prose(text[pos:]))
+    return "".join(out)
+
+
+def _escape_prose(text: str) -> str:
+    return re.sub(r"([<>&`\\|])", r"\\\1", text)
+
+
+def _table(headers: list[str], rows: list[list[str]], align: list[str] | None = None) -> list[str]:
+    align = align or ["---"] * len(headers)
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _engines(report: dict) -> list[str]:
+    backends = report.get("backends") or {}
+    if not isinstance(backends, dict) or not backends:
+        return []
+    lines = ["**Engines**", ""]
+    for name in backend_names(report):
+        info = backends.get(name)
+        if not isinstance(info, dict):
+            continue
+        parts = [f"**{md_text(backend_label(name))}**"]
+        if info.get("version"):
+            parts.append(md_text(info["version"]))
+        extra = []
+        if info.get("url"):
+            extra.append(md_code(mask_url(info["url"])))
+        for key, value in info.items():
+            if key in ("version", "url") or value in (None, "", [], {}):
+                continue
+            extra.append(f"{md_text(key)} {md_code(value if isinstance(value, str) else to_json(value))}")
+        line = "- " + " ".join(parts)
+        if extra:
+            line += " — " + ", ".join(extra)
+        lines.append(line)
+    lines.append("")
+    return lines
+
+
+def _warnings(report: dict) -> list[str]:
+    warnings = [w for w in report.get("warnings") or [] if w]
+    if not warnings:
+        return []
+    lines = ["> [!WARNING]"]
+    for w in warnings:
+        lines.append("> - " + md_prose(one_line(w)))
+    lines.append("")
+    return lines
+
+
+def _summary(report: dict) -> list[str]:
+    s = summary_counts(report)
+    headers = ["Tests"] + [VERDICT_LABELS[v] for v in VERDICTS]
+    row = [str(s.get("tests", 0))] + [str(s.get(v, 0)) for v in VERDICTS]
+    return ["## Summary", ""] + _table(headers, [row], ["---:"] * len(headers)) + [""]
+
+
+def _category_tables(diverged: list[dict]) -> list[str]:
+    if not diverged:
+        return []
+    by_cat: dict[str, list[dict]] = {}
+    for t in diverged:
+        by_cat.setdefault(category_of(t), []).append(t)
+    lines = ["## Divergences by category", ""]
+    for cat in sorted(by_cat, key=lambda c: (-len(by_cat[c]), c)):
+        tests = by_cat[cat]
+        lines.append(f"### {md_text(cat)} ({len(tests)})")
+        lines.append("")
+        rows = []
+        for t in tests:
+            rows.append(
+                [
+                    md_code(t.get("nodeid"), 120, table=True),
+                    md_text(t.get("kind") or "—"),
+                    md_code(leg_brief(t, "sqlite"), table=True) or "—",
+                    md_code(leg_brief(t, "postgresql"), table=True) or "—",
+                ]
+            )
+        lines += _table(["Test", "Kind", "SQLite", "PostgreSQL"], rows)
+        lines.append("")
+    return lines
+
+
+def _known_table(known: list[dict]) -> list[str]:
+    if not known:
+        return []
+    rows = [
+        [
+            md_code(t.get("nodeid"), 120, table=True),
+            md_text(category_of(t)),
+            md_text(clip(one_line(t.get("known_reason") or "—"), 200)),
+        ]
+        for t in known
+    ]
+    return ["## Acknowledged divergences (known)", ""] + _table(["Test", "Category", "Reason"], rows) + [""]
+
+
+def _failed_both_table(failed: list[dict]) -> list[str]:
+    if not failed:
+        return []
+    rows = [
+        [md_code(t.get("nodeid"), 120, table=True)]
+        + [md_code(leg_brief(t, b), table=True) or "—" for b in ("sqlite", "postgresql")]
+        for t in failed
+    ]
+    return (
+        [
+            "## Failed on both engines",
+            "",
+            "Same failure on both engines: a bug in the test or the code, not a dialect difference.",
+            "",
+        ]
+        + _table(["Test", "SQLite", "PostgreSQL"], rows)
+        + [""]
+    )
+
+
+def _value_lines(label: str, value: Any) -> list[str]:
+    missing = missing_text(value)
+    if missing:
+        return [f"- {label}: *{missing}*"]
+    text = value_text(value)
+    if "\n" not in text and len(text) <= 100:
+        return [f"- {label}: {md_code(text)}"]
+    return [f"- {label}:", "", md_fence(text, "json"), ""]
+
+
+def _statement_lines(test: dict, fd: dict) -> list[str]:
+    """SQL and result of a differing statement on each engine (SQL once when identical)."""
+    lines: list[str] = []
+    sides = statement_sides(test, fd)
+    for side in sides:
+        side["block"] = side["sql"]
+        if has_params(side["params"]):
+            side["block"] += f"\n-- params: {one_line(to_json(side['params']))}"
+    shared = len(sides) > 1 and len({side["block"] for side in sides}) == 1 and sides[0]["block"]
+    if shared:
+        lines += ["Statement (same on both engines):", "", md_fence(shared, "sql"), ""]
+    for side in sides:
+        label = md_text(backend_label(side["backend"]))
+        if shared:
+            lines += [f"{label} returned:", ""]
+        else:
+            lines += [f"{label}:", ""]
+            if side["block"]:
+                lines += [md_fence(side["block"], "sql"), ""]
+        if side["result"]:
+            lines += [md_fence(side["result"], "text"), ""]
+    return lines
+
+
+def _first_difference(test: dict) -> list[str]:
+    fd = test.get("first_difference")
+    if not isinstance(fd, dict):
+        return []
+    source = fd.get("source")
+    lines = [f"**First difference:** {md_text(difference_title(test))}"]
+    if fd.get("shape"):
+        lines[0] += f" ({md_text(fd['shape'])})"
+    lines.append("")
+    values = diff_values(fd)
+    names = backend_names({"backends": {**dict.fromkeys(legs_of(test)), **values}})
+    if source == "statement":
+        lines += _statement_lines(test, fd)
+    elif source == "outcome":
+        for b in names:
+            leg = leg_of(test, b)
+            if not leg:
+                continue
+            line = f"- {md_text(backend_label(b))}: {md_text(leg.get('outcome') or '?')}"
+            if leg.get("error"):
+                line += " — " + md_code(clip(error_text(leg["error"]), 300))
+            lines.append(line)
+        lines.append("")
+        evidence = fd.get("statement")
+        if isinstance(evidence, dict):
+            where = evidence.get("index")
+            at = f" at statement {where + 1}" if isinstance(where, int) else ""
+            lines += [f"Where the engines parted{at}:", ""]
+            lines += _statement_lines(test, evidence)
+    else:
+        for b in names:
+            if b in values:
+                lines += _value_lines(md_text(backend_label(b)), values[b])
+        lines.append("")
+    if fd.get("note"):
+        lines += [f"*Note:* {md_text(fd['note'])}", ""]
+    return lines
+
+
+def _leg_errors(test: dict) -> list[str]:
+    lines = []
+    for b in backend_names({"backends": legs_of(test)}):
+        leg = leg_of(test, b)
+        if leg.get("error"):
+            outcome = md_text(leg.get("outcome") or "?")
+            error = md_code(clip(error_text(leg["error"]), 300))
+            lines.append(f"- {md_text(backend_label(b))} ({outcome}): {error}")
+    return lines + [""] if lines else []
+
+
+def _explanation(test: dict) -> list[str]:
+    expl = test.get("explanation")
+    if not isinstance(expl, dict):
+        return []
+    lines = []
+    title = expl.get("title")
+    lines += [f"**Explanation: {md_prose(one_line(title))}**" if title else "**Explanation**", ""]
+    if expl.get("why"):
+        lines += [f"**Why:** {md_prose(expl['why'])}", ""]
+    if expl.get("fix"):
+        lines += [f"**Fix:** {md_prose(expl['fix'])}", ""]
+    if expl.get("rule"):
+        lines += [f"*Rule:* {md_code(expl['rule'])}", ""]
+    return lines
+
+
+def _notes(test: dict) -> list[str]:
+    notes = [n for n in test.get("harness_notes") or [] if n]
+    for b in backend_names({"backends": legs_of(test)}):
+        for n in leg_of(test, b).get("notes") or []:
+            if n:
+                notes.append(f"{backend_label(b)}: {n}")
+    if not notes:
+        return []
+    return ["**Harness notes:**", ""] + [f"- {md_text(n)}" for n in notes] + [""]
+
+
+def _details(tests: list[dict], max_details: int) -> list[str]:
+    if not tests:
+        return []
+    lines = ["## Details", ""]
+    for t in tests[:max_details]:
+        head = f"### {md_code(t.get('nodeid'))}"
+        lines += [head, ""]
+        meta = [f"verdict **{md_text(t.get('verdict'))}**"]
+        if t.get("category"):
+            meta.append(f"category **{md_text(t['category'])}**")
+        if t.get("kind"):
+            meta.append(f"kind **{md_text(t['kind'])}**")
+        if t.get("baseline"):
+            meta.append(f"baseline **{md_text(t['baseline'])}**")
+        lines += [" · ".join(meta), ""]
+        if t.get("known_reason"):
+            lines += [f"**Known:** {md_text(t['known_reason'])}", ""]
+        lines += _first_difference(t)
+        if (t.get("first_difference") or {}).get("source") != "outcome":
+            lines += _leg_errors(t)
+        lines += _explanation(t)
+        lines += _notes(t)
+    rest = len(tests) - max_details
+    if rest > 0:
+        lines += [f"*… and {rest} more; see `dualdb.html` or `dualdb.json` for all of them.*", ""]
+    return lines
+
+
+def _schema_findings(report: dict) -> list[str]:
+    findings = [f for f in report.get("schema_findings") or [] if isinstance(f, dict)]
+    if not findings:
+        return []
+    rows = []
+    for f in findings:
+        rows.append(
+            [
+                md_text(f.get("kind") or "—"),
+                md_text(backend_label(f.get("backend")) if f.get("backend") else "—"),
+                md_code(f.get("name"), 80, table=True) or "—",
+                md_text(f.get("category") or "—"),
+                md_code(error_text(f.get("error")), 200, table=True) or "—",
+                md_text(clip(one_line(f.get("fix") or "—"), 300)),
+            ]
+        )
+    return ["## Schema findings", ""] + _table(["Kind", "Backend", "Name", "Category", "Error", "Fix"], rows) + [""]
+
+
+def _id_list(title: str, ids: list[str], limit: int = 100) -> list[str]:
+    if not ids:
+        return []
+    lines = [f"**{title}** ({len(ids)})", ""]
+    lines += [f"- {md_code(i)}" for i in ids[:limit]]
+    if len(ids) > limit:
+        lines.append(f"- … {len(ids) - limit} more")
+    return lines + [""]
+
+
+def _baseline(report: dict) -> list[str]:
+    if not isinstance(report.get("baseline"), dict):
+        return []
+    info, new, accepted, disappeared = baseline_groups(report)
+    lines = ["## Baseline", ""]
+    source = baseline_source(info)
+    intro = f"Compared with {md_code(source)}: " if source else ""
+    lines += [f"{intro}**{len(new)}** new, **{len(accepted)}** accepted, **{len(disappeared)}** disappeared.", ""]
+    lines += _id_list("New divergences", new)
+    lines += _id_list("Accepted (in the baseline)", accepted)
+    lines += _id_list("Disappeared (in the baseline, no longer diverging)", disappeared)
+    return lines
+
+
+def render_markdown(report: dict, *, max_details: int = MAX_DETAILS) -> str:
+    """The whole report as GitHub-flavoured Markdown (ends with a newline).
+
+    At most ``max_details`` tests get a detailed section (GitHub caps a step summary
+    at 1 MiB); every diverged test is still listed in its category table.
+    """
+    report = report if isinstance(report, dict) else {}
+    tests = sorted_tests(report.get("tests") or [])
+    s = summary_counts(report)
+    diverged = [t for t in tests if t.get("verdict") == "diverged"]
+    known = [t for t in tests if t.get("verdict") == "known"]
+    failed = [t for t in tests if t.get("verdict") == "failed_both"]
+
+    if s.get("diverged"):
+        headline = f"{s['diverged']} of {s.get('tests', 0)} tests behave differently on SQLite and PostgreSQL"
+    elif s.get("tests"):
+        headline = f"all {s.get('tests', 0)} tests behave the same on SQLite and PostgreSQL"
+    else:
+        headline = "no database tests were recorded"
+    lines = ["# pytest-dualdb report", "", md_text(headline[0].upper() + headline[1:]) + ".", ""]
+    lines += _engines(report)
+    lines += _warnings(report)
+    lines += _summary(report)
+    lines += _category_tables(diverged)
+    lines += _known_table(known)
+    lines += _failed_both_table(failed)
+    lines += _schema_findings(report)
+    lines += _baseline(report)
+    lines += _details(diverged + known, max_details)
+    while lines and lines[-1] == "":
+        lines.pop()
+    return "\n".join(lines) + "\n"
