@@ -6,12 +6,14 @@ The logic lives in plain modules (``config``, ``backends``, ``capture``,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
 
 from . import config as config_mod
+from .baseline import load_baseline
 from .errors import DualdbError
 from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
     LEG_KEY,
@@ -101,7 +103,16 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = config_mod.resolve(config.getoption, config.getini)
     except DualdbError as exc:
         raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
-    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    workerinput = getattr(config, "workerinput", {})
+    worker = workerinput.get("workerid", "main")
+    if workerinput.get("dualdb_pg_url"):
+        # an xdist worker: use the server the controller started (one server per run)
+        settings = dataclasses.replace(settings, pg_url=workerinput["dualdb_pg_url"])
+    if settings.baseline is not None and not workerinput:
+        try:
+            load_baseline(settings.baseline)  # a bad baseline fails now, not after the whole run
+        except DualdbError as exc:
+            raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
     state = RunState(settings, worker)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(LegCollector(state), "dualdb-leg-collector")
@@ -117,6 +128,18 @@ class LegCollector:
         payload = getattr(report, "dualdb", None)
         if payload and report.when == "teardown":
             self.state.record_leg(payload["nodeid"], payload["backend"], payload)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerController
+    """xdist controller: start the one local server of the run and hand its URL to each worker."""
+    state = state_of(node.config)
+    try:
+        url = state.provisioner.shared_server_url()
+    except DualdbError as exc:
+        raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
+    if url:
+        node.workerinput["dualdb_pg_url"] = url
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -111,6 +111,17 @@ class Provisioner:
                 self._pg_base_url = postgres.parse_url(self._start_local_server())
         return self._pg_base_url
 
+    def shared_server_url(self) -> str | None:
+        """For xdist: the URL of a local server all workers share, started here once.
+
+        ``None`` when no PostgreSQL leg will run or the user gave a server
+        (workers read ``--dualdb-pg-url``/``DUALDB_PG_URL`` themselves).
+        """
+        wants_pg = self.settings.dual or self.settings.default_backend == "postgresql"
+        if not wants_pg or self.settings.pg_url:
+            return None
+        return self._pg_server_url().render_as_string(hide_password=False)
+
     def _start_local_server(self) -> str:
         from .binaries import BinariesNotFound, find_binaries
         from .server import ServerError, reap_leftovers, start_server

@@ -51,6 +51,14 @@ def summary_lines(report: Report, report_path: str | None = None) -> list[str]:
     if rows:
         lines.append("")
         lines.append(tabulate(rows, headers=["test", "kind", "category", "sqlite", "postgresql"], tablefmt="simple"))
+    if report.baseline:
+        b = report.baseline
+        lines.append(
+            f"baseline {b.get('file')}: {len(b.get('new', []))} new, {len(b.get('accepted', []))} accepted, "
+            f"{len(b.get('disappeared', []))} no longer diverge"
+        )
+        for nodeid in b.get("disappeared", []):
+            lines.append(f"  no longer diverges: {nodeid}")
     for warning in report.warnings:
         lines.append(f"warning: {warning}")
     for finding in report.schema_findings:

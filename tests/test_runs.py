@@ -1,0 +1,87 @@
+"""Whole-run features: baseline, xdist merge, report files."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import MODELS
+
+DIVERGING = """
+import pytest
+from sqlalchemy import select
+from models import User
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_order(db_session, observe, n):
+    db_session.add_all([User(name="b"), User(name="B"), User(name="a")])
+    db_session.commit()
+    observe("names", db_session.scalars(select(User.name).order_by(User.name)).all())
+
+
+def test_like(db_session):
+    db_session.add(User(name="Alice"))
+    db_session.commit()
+    assert db_session.scalars(select(User).where(User.name.like("alice"))).all()
+
+
+def test_same(db_session):
+    db_session.add(User(name="x"))
+    db_session.commit()
+"""
+
+
+def test_baseline_accepts_known_divergences_and_reports_new_and_gone(inner):
+    inner.project(MODELS, test_d=DIVERGING)
+    inner.run("--dual-db")
+    baseline = inner.pytester.path / "baseline.json"
+    baseline.write_text((inner.pytester.path / "reports" / "dualdb.json").read_text())
+    assert inner.run("--dual-db", "--dualdb-strict", "--dualdb-baseline", str(baseline)).ret == 1  # test_like fails
+    ids = inner.pytester.path / "accepted.txt"
+    ids.write_text("# accepted for now\ntest_d.py::test_order[0]\ntest_d.py::test_order[1]\ntest_d.py::test_gone\n")
+    result = inner.run("--dual-db", "--dualdb-strict", "--dualdb-baseline", str(ids), "-k", "test_order")
+    assert result.ret == 1  # test_order[2] is new
+    report = inner.report()
+    assert report["baseline"]["new"] == ["test_d.py::test_order[2]"]
+    assert report["baseline"]["accepted"] == ["test_d.py::test_order[0]", "test_d.py::test_order[1]"]
+    assert report["baseline"]["disappeared"] == ["test_d.py::test_gone"]
+    result.stdout.fnmatch_lines(["*1 new, 2 accepted, 1 no longer diverge*"])
+    ok = inner.run("--dual-db", "--dualdb-strict", "--dualdb-baseline", str(ids), "-k", "test_order and not 2")
+    assert ok.ret == 0
+
+
+def test_bad_baseline_file_is_a_usage_error(inner, tmp_path):
+    inner.project(MODELS, test_d=DIVERGING)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = inner.run("--dual-db", "--dualdb-baseline", str(bad))
+    assert result.ret == 4
+    assert "is not valid JSON" in result.stderr.str()
+
+
+def test_xdist_report_is_the_same_as_serial(inner):
+    inner.project(MODELS, test_d=DIVERGING)
+    inner.run("--dual-db", subprocess=True)
+    serial = inner.report()
+    result = inner.run("--dual-db", "-n", "2", subprocess=True)
+    result.assert_outcomes(passed=9, failed=1)
+    parallel = inner.report()
+
+    def essence(report):
+        return {
+            t["nodeid"]: (t["verdict"], t["kind"], t["category"], json.dumps(t["first_difference"], sort_keys=True))
+            for t in report["tests"]
+        }
+
+    assert essence(parallel) == essence(serial)
+    assert parallel["summary"] == serial["summary"]
+    assert set(parallel["backends"]) == {"sqlite", "postgresql"}
+
+
+def test_report_files_written(inner):
+    inner.project(MODELS, test_d=DIVERGING)
+    inner.run("--dual-db", "--dualdb-report-dir", "out/dual")
+    folder = inner.pytester.path / "out" / "dual"
+    assert {p.name for p in folder.iterdir()} >= {"dualdb.json", "dualdb.md", "dualdb.html"}
+    markdown = (folder / "dualdb.md").read_text()
+    assert "test_d.py::test_like" in markdown
