@@ -58,6 +58,7 @@ class SavepointTracker:
 
     frames: list[_Frame] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    any_write: bool = False
 
     def pushed(self, name: str) -> None:
         self.frames.append(_Frame(name))
@@ -67,6 +68,7 @@ class SavepointTracker:
             self.frames[-1].owner = owner
 
     def wrote(self) -> None:
+        self.any_write = True
         if self.frames:
             self.frames[-1].wrote = True
 
@@ -209,21 +211,21 @@ def _session_key(session: Session) -> int:
 def rolled_back_connection(backend: Backend) -> Iterator[tuple[Connection, SavepointTracker]]:
     """A pooled connection inside an outer transaction that is always rolled back.
 
-    PostgreSQL sequences are put back to their start first: they ignore
-    ROLLBACK, and ids must match SQLite's (which roll back) on every test.
+    PostgreSQL sequences ignore ROLLBACK, so after a test that wrote they are
+    put back to their start values: every test starts with the sequences as
+    SQLite's rolled-back rowids are, and ids match on the two legs.
     """
     conn = backend.engine.connect()
     tracker = SavepointTracker()
     try:
-        if backend.name == "postgresql":
-            postgres.reset_sequences(conn)
-            conn.commit()
         conn.info[TRACKER_KEY] = tracker
         outer = conn.begin()
         try:
             yield conn, tracker
         finally:
             conn.info.pop(TRACKER_KEY, None)
+            if backend.name == "postgresql" and tracker.any_write:
+                _reset_sequences_before_rollback(conn)
             if outer.is_active:
                 outer.rollback()
             elif conn.in_transaction():
@@ -231,6 +233,21 @@ def rolled_back_connection(backend: Backend) -> Iterator[tuple[Connection, Savep
     finally:
         conn.info.pop(TRACKER_KEY, None)
         conn.close()
+
+
+def _reset_sequences_before_rollback(conn: Connection) -> None:
+    """Put sequences back for the next test (``setval`` survives the rollback that follows).
+
+    Done only after a test that wrote, and inside its transaction to save a
+    round trip; an aborted transaction is rolled back first.
+    """
+    if _in_error(conn):
+        conn.rollback()
+        postgres.reset_sequences(conn)
+        conn.commit()
+        conn.begin()
+    else:
+        postgres.reset_sequences(conn)
 
 
 def savepoint_session(connection: Connection, **kwargs) -> Session:

@@ -208,7 +208,7 @@ def backends_of(item: pytest.Item, state: RunState) -> list[str]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001
     state = state_of(item.config)
-    backends = backends_of(item, state)
+    backends = backends_of(item, state) if state.settings.dual else ()
     if backends:
         leg = state.new_leg(backends[0])
         item.stash[LEG_KEY] = leg

@@ -1,0 +1,209 @@
+"""Per-test cost of the plugin, and the cost of the dual run, on a generated suite.
+
+Generates a suite of N tests (each: insert 3 rows through an ORM session,
+commit, query) and runs it with pytest in subprocesses:
+
+* hand-written: the essay's savepoint recipe in a conftest (the baseline a
+  team would write), on SQLite alone and on PostgreSQL alone;
+* plugin: the same tests using ``db_session``, on SQLite alone and on
+  PostgreSQL alone (``dualdb_backend``), then ``--dual-db`` serial and ``-n 2``.
+
+Per-test cost is the slope between a run of N tests and a run of N/10, so
+pytest's start-up and collection are not counted. All runs use one local
+PostgreSQL server started by this script (the same server for both recipes).
+
+    python benchmarks/bench_suite.py [--tests 500] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine
+from tabulate import tabulate
+
+from dualdb.backends.binaries import find_binaries
+from dualdb.backends.server import start_server
+
+MODELS = '''
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    qty: Mapped[int] = mapped_column(default=0)
+'''
+
+TEST_BODY = '''
+import pytest
+from sqlalchemy import select
+from models import Item
+
+
+@pytest.mark.parametrize("n", range({n}))
+def test_item(db_session, n):
+    db_session.add_all([Item(name=f"item{{i}}", qty=i) for i in range(3)])
+    db_session.commit()
+    names = db_session.scalars(select(Item.name).where(Item.qty > 0).order_by(Item.name)).all()
+    assert names == ["item1", "item2"]
+'''
+
+HAND_WRITTEN_CONFTEST = '''
+import os
+
+import pytest
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import sessionmaker
+
+from models import Base
+
+URL = os.environ["BENCH_URL"]
+engine = create_engine(URL)
+if URL.startswith("sqlite"):
+    # SQLAlchemy's documented pysqlite recipe, or SAVEPOINT commits escape the rollback
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, rec):
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+TestingSessionLocal = sessionmaker(bind=engine, autoflush=False, autocommit=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def create_schema():
+    Base.metadata.create_all(bind=engine)
+    yield
+    Base.metadata.drop_all(bind=engine)
+
+
+@pytest.fixture
+def db_session():
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = TestingSessionLocal(bind=connection, join_transaction_mode="create_savepoint")
+    yield session
+    session.close()
+    transaction.rollback()
+    connection.close()
+'''
+
+
+def write_suite(folder: Path, n: int, hand_written: bool) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "models.py").write_text(MODELS)
+    (folder / "test_items.py").write_text(textwrap.dedent(TEST_BODY.format(n=n)))
+    ini = "[pytest]\npythonpath = .\n"
+    if hand_written:
+        (folder / "conftest.py").write_text(HAND_WRITTEN_CONFTEST)
+    else:
+        ini += "dualdb_metadata = models:Base\n"
+    (folder / "pytest.ini").write_text(ini)
+
+
+def run(folder: Path, args: list[str], env: dict[str, str]) -> float:
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args]
+    started = time.perf_counter()
+    proc = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark run failed in {folder} {args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def best(folder: Path, args: list[str], env: dict[str, str], repeat: int) -> float:
+    return min(run(folder, args, env) for _ in range(repeat))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    big, small = args.tests, max(args.tests // 10, 1)
+
+    server = start_server(find_binaries(os.environ.get("DUALDB_PG_BINARIES")))
+    try:
+        admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("DROP DATABASE IF EXISTS bench_hand")
+            conn.exec_driver_sql("CREATE DATABASE bench_hand")
+        admin.dispose()
+        pg_hand_url = server.url.replace("/postgres?", "/bench_hand?")
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DUALDB_", "PYTEST_"))}
+            results = measure(root, big, small, base_env, server.url, pg_hand_url, root / "hand.db", args.repeat)
+    finally:
+        server.stop()
+    print_results(results, big, small)
+    return 0
+
+
+def measure(root, big, small, env, pg_url, pg_hand_url, sqlite_file, repeat):  # noqa: ANN001, ANN201
+    out = {}
+    for size in (big, small):
+        write_suite(root / f"hand{size}", size, hand_written=True)
+        write_suite(root / f"plugin{size}", size, hand_written=False)
+    cases = {
+        ("hand-written", "sqlite"): (f"hand", [], {"BENCH_URL": f"sqlite:///{sqlite_file}"}),
+        ("hand-written", "postgresql"): ("hand", [], {"BENCH_URL": pg_hand_url}),
+        ("plugin", "sqlite"): ("plugin", [], {}),
+        ("plugin", "postgresql"): ("plugin", ["-o", "dualdb_backend=postgresql", "--dualdb-pg-url", pg_url], {}),
+    }
+    for key, (prefix, extra, extra_env) in cases.items():
+        e = {**env, **extra_env}
+        t_big = best(root / f"{prefix}{big}", extra, e, repeat)
+        t_small = best(root / f"{prefix}{small}", extra, e, repeat)
+        out[key] = (t_big, (t_big - t_small) / (big - small) * 1000)
+    pg = ["--dualdb-pg-url", pg_url]
+    out[("plugin", "sqlite only, serial")] = (best(root / f"plugin{big}", [], env, repeat), None)
+    out[("plugin", "--dual-db, serial")] = (best(root / f"plugin{big}", ["--dual-db", *pg], env, repeat), None)
+    out[("plugin", "--dual-db, -n 2")] = (best(root / f"plugin{big}", ["--dual-db", "-n", "2", *pg], env, repeat), None)
+    out[("plugin", "--dual-db, own server")] = (best(root / f"plugin{big}", ["--dual-db"], env, repeat), None)
+    return out
+
+
+def print_results(out, big, small) -> None:  # noqa: ANN001
+    rows = []
+    for engine in ("sqlite", "postgresql"):
+        hand = out[("hand-written", engine)][1]
+        plug = out[("plugin", engine)][1]
+        rows.append([engine, f"{hand:.2f}", f"{plug:.2f}", f"{plug / hand:.2f}"])
+    print(f"per-test cost (slope between {big} and {small} tests; best of runs)")
+    print(tabulate(rows, headers=["engine", "hand-written ms/test", "plugin ms/test", "ratio plugin/hand"]))
+    print()
+    sqlite_only = out[("plugin", "sqlite only, serial")][0]
+    dual = out[("plugin", "--dual-db, serial")][0]
+    par = out[("plugin", "--dual-db, -n 2")][0]
+    own = out[("plugin", "--dual-db, own server")][0]
+    rows = [
+        ["SQLite only, serial", f"{sqlite_only:.2f}", "1.00"],
+        ["--dual-db, serial", f"{dual:.2f}", f"{dual / sqlite_only:.2f}"],
+        ["--dual-db, -n 2", f"{par:.2f}", f"{par / sqlite_only:.2f}"],
+        ["--dual-db, serial, plugin starts its own server", f"{own:.2f}", f"{own / sqlite_only:.2f}"],
+    ]
+    print(f"whole run of {big} tests (wall clock incl. pytest start-up)")
+    print(tabulate(rows, headers=["run", "seconds", "x SQLite-only"]))
+    print(f"-n 2 speed-up over serial dual run: {dual / par:.2f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
