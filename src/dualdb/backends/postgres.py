@@ -85,7 +85,7 @@ def check_server(admin: Engine, shown_url: str) -> ServerInfo:
                 text("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
             ).scalar()
             has_icu = bool(
-                conn.execute(text("SELECT count(*) FROM pg_collation WHERE collprovider = 'i'")).scalar()
+                conn.execute(text("SELECT count(*) FROM pg_collation WHERE collname = 'en-US-x-icu'")).scalar()
             )
             libc = conn.execute(
                 text(

@@ -324,7 +324,8 @@ def _world_readable_copy(binaries: PgBinaries) -> PgBinaries:
     sources = [p for p in (prefix / "bin", prefix / "lib", prefix / "share") if p.is_dir()]
     sources += [p for p in binaries.libdirs if p.is_dir()]
     base = Path(os.path.commonpath([str(p) for p in sources]))
-    digest = hashlib.sha256(str(binaries.bindir).encode()).hexdigest()[:10]
+    key = "|".join([str(binaries.bindir), *map(str, binaries.libdirs)])  # layout changes with libdirs
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     dest = _shared_tmp() / f"dualdb-pg-{binaries.version}-{_slug(binaries.origin)}-{digest}"
     if not dest.exists():
         _publish_dir(dest, lambda tmp: _copy_install(sources, base, tmp), mode=0o755)
