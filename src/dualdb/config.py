@@ -38,6 +38,7 @@ class Settings:
     max_statements: int = 200
     max_rows: int = 50
     lock_timeout_ms: int = 10000
+    shared_server: bool = False  # an xdist worker using the controller's local server
     extra: dict[str, Any] = field(default_factory=dict)
 
     def backends_for_run(self) -> tuple[str, ...]:

@@ -17,6 +17,8 @@ from .baseline import load_baseline
 from .errors import DualdbError
 from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
     LEG_KEY,
+    PAIRED_KEY,
+    allow_dual_in_given,
     db_connection,
     db_engine,
     db_fresh_engine,
@@ -24,8 +26,10 @@ from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
     dualdb_backend,
     client,
     dualdb_sessionmaker,
+    dual,
     observe,
 )
+from .async_fixtures import *  # noqa: F401,F403 - the async fixtures (db_async_*, dualdb_async_sessionmaker)
 from .leg_outcome import base_nodeid, validate_known
 from .reseed import reseed, seed_for
 from .runstate import RunState
@@ -107,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = workerinput.get("workerid", "main")
     if workerinput.get("dualdb_pg_url"):
         # an xdist worker: use the server the controller started (one server per run)
-        settings = dataclasses.replace(settings, pg_url=workerinput["dualdb_pg_url"])
+        settings = dataclasses.replace(settings, pg_url=workerinput["dualdb_pg_url"], shared_server=True)
     if settings.baseline is not None and not workerinput:
         try:
             load_baseline(settings.baseline)  # a bad baseline fails now, not after the whole run
@@ -128,6 +132,8 @@ class LegCollector:
         payload = getattr(report, "dualdb", None)
         if payload and report.when == "teardown":
             self.state.record_leg(payload["nodeid"], payload["backend"], payload)
+        for leg in getattr(report, "dualdb_legs", None) or ():  # a `dual` test: both engines at once
+            self.state.record_leg(leg["nodeid"], leg["backend"], leg)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -180,6 +186,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     needed: set[str] = set()
     for item in session.items:
         needed.update(backends_of(item, state))
+        if "dual" in getattr(item, "fixturenames", ()):  # `dual` runs both engines in one test
+            needed.update(("sqlite", "postgresql"))
+            allow_dual_in_given(item)
         known = item.get_closest_marker("dualdb_known")
         if known is not None:
             try:
@@ -235,6 +244,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             state.stop_capture(leg)
             leg.finish()
             report.dualdb = leg_payload(item, leg, state)
+            report.dualdb["schema_findings"] = state.local_schema_findings()
+    elif PAIRED_KEY in item.stash:
+        from .leg_outcome import paired_phase
+
+        paired_phase(item, item.stash[PAIRED_KEY], report, call, state_of(item.config))
     return report
 
 

@@ -33,6 +33,7 @@ class Backend:
     collation: str | None = None
     schema: SchemaState = field(default_factory=SchemaState)
     warning: str | None = None
+    migration: object | None = None  # migrations.MigrationRun when the schema came from Alembic
 
     def __repr__(self) -> str:
         return f"<Backend {self.name} {self.version}>"
@@ -61,6 +62,8 @@ class Provisioner:
         self._pg_databases: list[str] = []
         self._pg_template: str | None = None
         self._fresh_counter = itertools.count(1)
+        self._ledger = None
+        self._migrations = None
         self.warnings: list[str] = []
 
     # -- shared pieces -------------------------------------------------------------
@@ -91,8 +94,39 @@ class Provisioner:
 
     def refresh_schema(self, backend: Backend) -> None:
         """Create tables registered since the last look (e.g. by an imported test module)."""
+        if self.settings.alembic_config:
+            if backend.migration is None:
+                backend.migration = self.build_schema(backend.engine, backend.name, backend.schema, main=True)
+            return
         if needs_refresh(self.metadatas, backend.schema):
             create_tables(backend.engine, self.metadatas, backend.schema)
+
+    def build_schema(self, engine: Engine, name: str, state: SchemaState, *, main: bool = False):  # noqa: ANN201
+        """The one place a new database gets its schema: the project's Alembic migrations
+        (``dualdb_alembic_config``) or ``create_all`` of ``dualdb_metadata``."""
+        if not self.settings.alembic_config:
+            return create_tables(engine, self.metadatas, state)
+        from ..migrations import install_failure_notes
+
+        run = self.migrations.upgrade(engine, name, record=main)
+        state.seen_tables = sum(len(m.tables) for m in self.metadatas)
+        if main:
+            install_failure_notes(engine, self._backends[name])
+        return run
+
+    @property
+    def migrations(self):  # noqa: ANN201 - migrations.Migrations
+        if self._migrations is None:
+            from ..migrations import Migrations
+
+            self._migrations = Migrations(
+                self.settings.alembic_config, self.settings.alembic_revision, lambda: self.metadatas
+            )
+        return self._migrations
+
+    def schema_findings(self) -> list[dict]:
+        """Migration and drift findings of the backends built here (``Report.schema_findings``)."""
+        return self._migrations.findings() if self._migrations is not None else []
 
     # -- SQLite --------------------------------------------------------------------
 
@@ -143,7 +177,18 @@ class Provisioner:
             url = self._pg_server_url()
             self._pg_admin = postgres.admin_engine(url)
             self._pg_info = postgres.check_server(self._pg_admin, postgres.mask(url))
+            if self._server is None and not self.settings.shared_server:
+                self._start_ledger(url)
         return self._pg_admin
+
+    def _start_ledger(self, url: URL) -> None:
+        """On the user's server: reap what killed runs left, and record what this run creates."""
+        from .leftovers import DatabaseLedger, reap_databases, server_key
+
+        key = server_key(url)
+        for line in reap_databases(self._pg_admin, key):
+            self.warnings.append(f"reaped leftover from a killed run: {line}")
+        self._ledger = DatabaseLedger(key)
 
     def _create_pg_database(self, template: str = "template0") -> tuple[str, str, str | None]:
         admin = self._admin()
@@ -155,6 +200,8 @@ class Provisioner:
             from .server import record_database
 
             record_database(self._server, name)
+        elif self._ledger is not None:
+            self._ledger.add(name)
         return name, collation, warning
 
     def _provision_postgres(self) -> Backend:
@@ -182,7 +229,7 @@ class Provisioner:
         if name == "sqlite":
             path = self.tmpdir / f"fresh-{next(self._fresh_counter)}.db"
             engine = sqlite.make_engine(path, self.settings.sqlite_pragmas, isolated=False)
-            create_tables(engine, self.metadatas, SchemaState())
+            self.build_schema(engine, name, SchemaState())
 
             def cleanup() -> None:
                 engine.dispose()
@@ -207,7 +254,7 @@ class Provisioner:
             name, _, _ = self._create_pg_database()
             engine = postgres.make_engine(self._pg_server_url().set(database=name))
             try:
-                create_tables(engine, self.metadatas, SchemaState())
+                self.build_schema(engine, backend.name, SchemaState())
             finally:
                 engine.dispose()
             self._pg_template = name
@@ -221,6 +268,8 @@ class Provisioner:
             from .server import forget_database
 
             forget_database(self._server, name)
+        elif self._ledger is not None:
+            self._ledger.remove(name)
 
     # -- teardown --------------------------------------------------------------------
 
@@ -236,6 +285,8 @@ class Provisioner:
                 problems.append(f"could not drop {name}: {exc}")
         if self._pg_admin is not None:
             self._pg_admin.dispose()
+        if self._ledger is not None and not self._pg_databases:
+            self._ledger.close()
         if self._server is not None:
             try:
                 self._server.stop()
