@@ -148,6 +148,8 @@ JS = """
       apply();document.getElementById('tests').scrollIntoView({behavior:'smooth'});
     });
   });
+  var h=decodeURIComponent(location.hash.slice(1));
+  if(h.indexOf('filter=')===0){input.value=h.slice(7);}
   apply();
 })();
 """
