@@ -14,6 +14,14 @@ import pytest
 from .capture import LegRecorder, first_line
 
 
+ABORTED_NOTE = (
+    "PostgreSQL refused a statement because an earlier one failed in the same transaction. The whole "
+    "test runs in one transaction here; with autocommit, or a new transaction per request, production "
+    "might not hit this. It is still an application bug: wrap the statement that may fail in a "
+    "savepoint (`with session.begin_nested():`) or roll back before going on"
+)
+
+
 def apply_phase(leg: LegRecorder, report: pytest.TestReport, call: pytest.CallInfo) -> None:
     """Fold one phase (setup/call/teardown) into the leg's outcome; the first problem wins."""
     if getattr(leg, "outcome", None) not in (None, "passed"):
@@ -29,6 +37,8 @@ def apply_phase(leg: LegRecorder, report: pytest.TestReport, call: pytest.CallIn
         return
     if call.excinfo is not None and leg.outcome != "skipped":
         leg.error = error_info(call.excinfo.value)
+        if "current transaction is aborted" in leg.error["message"]:
+            leg.note_harness(ABORTED_NOTE)
 
 
 def error_info(exc: BaseException) -> dict[str, str]:
@@ -85,3 +95,38 @@ def validate_known(reason: str, category: str | None = None) -> dict[str, Any]:
             f"dualdb_known(category={category!r}): unknown category; use one of {', '.join(CATEGORIES)}"
         )
     return {"reason": str(reason), "category": category}
+
+
+def paired_phase(item: pytest.Item, paired: Any, report: pytest.TestReport, call: pytest.CallInfo, state: Any) -> None:
+    """A test using ``dual``: one report entry whose two legs are the two engines' results.
+
+    Phases fold like a leg's; at teardown the ``Paired`` turns the test's
+    outcome (and the ``DivergenceError`` it failed with, if any) into the
+    legs, attached to the report as ``report.dualdb_legs`` (plain data for xdist).
+    """
+    from types import SimpleNamespace
+
+    folded = item.stash.setdefault(_PAIRED_OUTCOME_KEY, SimpleNamespace(outcome=None, error=None, exception=None))
+    apply_phase(folded, report, call)
+    if call.excinfo is not None and folded.exception is None and report.failed:
+        folded.exception = call.excinfo.value
+    if report.when != "teardown":
+        return
+    known = item.get_closest_marker("dualdb_known")
+    legs = paired.report_legs(folded.outcome or "passed", folded.error, folded.exception)
+    started = paired.started.isoformat()
+    for name, leg in legs.items():
+        leg.update(
+            nodeid=item.nodeid,
+            backend=name,
+            started=started,
+            dropped_statements=0,
+            harness_notes=[],
+            known=validate_known(*known.args, **known.kwargs) if known else None,
+            backend_info=state.backend_info.get(name),
+            warnings=list(state.warnings),
+        )
+    report.dualdb_legs = list(legs.values())
+
+
+_PAIRED_OUTCOME_KEY = pytest.StashKey[Any]()

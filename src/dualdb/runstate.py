@@ -27,6 +27,8 @@ class RunState:
         self.worker = worker
         self.provisioner = Provisioner(settings, self._load_metadata, worker)
         self.captures: dict[str, StatementCapture] = {}
+        self.extra_captures: dict[str, list[StatementCapture]] = {}  # e.g. the async engine's
+        self.schema_findings: list[dict[str, Any]] = []  # from legs (xdist workers) and local runs
         self.legs: dict[str, dict[str, dict[str, Any]]] = {}
         self.backend_info: dict[str, dict[str, Any]] = {}
         self.warnings: list[str] = []
@@ -48,6 +50,20 @@ class RunState:
                 self.warnings.append(warning)
         return backend
 
+    def attach_engine(self, name: str, engine: Any, capture: StatementCapture) -> None:
+        """Another engine on backend ``name`` (the async engine's ``sync_engine``): its
+        statements feed the same legs, its errors get the same notes."""
+        backend = self.backend(name)
+        self.extra_captures.setdefault(name, []).append(capture)
+        install_savepoint_tracking(engine)
+        _install_error_notes(backend, engine)
+        main = self.captures.get(name)
+        if main is not None and main.leg is not None:
+            capture.start(main.leg)
+
+    def local_schema_findings(self) -> list[dict[str, Any]]:
+        return self.provisioner.schema_findings()
+
     def new_leg(self, backend: str) -> LegRecorder:
         return LegRecorder(
             backend=backend,
@@ -56,14 +72,14 @@ class RunState:
         )
 
     def start_capture(self, leg: LegRecorder) -> None:
-        capture = self.captures.get(leg.backend)
-        if capture is not None:
-            capture.start(leg)
+        for capture in [self.captures.get(leg.backend), *self.extra_captures.get(leg.backend, ())]:
+            if capture is not None:
+                capture.start(leg)
 
     def stop_capture(self, leg: LegRecorder) -> None:
-        capture = self.captures.get(leg.backend)
-        if capture is not None and capture.leg is leg:
-            capture.stop()
+        for capture in [self.captures.get(leg.backend), *self.extra_captures.get(leg.backend, ())]:
+            if capture is not None and capture.leg is leg:
+                capture.stop()
 
     # -- results -------------------------------------------------------------------
 
@@ -75,9 +91,17 @@ class RunState:
         for warning in leg.get("warnings") or []:
             if warning not in self.warnings:
                 self.warnings.append(warning)
+        for finding in leg.get("schema_findings") or []:
+            if finding not in self.schema_findings:
+                self.schema_findings.append(finding)
 
     def build_report(self) -> Report:
-        return build_report(self.legs, dict(self.backend_info), self.warnings)
+        report = build_report(self.legs, dict(self.backend_info), self.warnings)
+        for finding in self.local_schema_findings():
+            if finding not in self.schema_findings:
+                self.schema_findings.append(finding)
+        report.schema_findings = list(self.schema_findings)
+        return report
 
     def close(self) -> list[str]:
         return self.provisioner.close()
@@ -90,7 +114,7 @@ LOCK_HINT = (
 )
 
 
-def _install_error_notes(backend: Backend) -> None:
+def _install_error_notes(backend: Backend, engine: Any = None) -> None:
     """Add one-line hints to errors whose cause is the harness, not the application.
 
     A table that failed to create on this backend is named; a lock wait that
@@ -98,7 +122,7 @@ def _install_error_notes(backend: Backend) -> None:
     """
     from sqlalchemy import event
 
-    @event.listens_for(backend.engine, "handle_error")
+    @event.listens_for(engine if engine is not None else backend.engine, "handle_error")
     def _add_notes(context) -> None:  # noqa: ANN001
         exc = context.sqlalchemy_exception
         if exc is None or not hasattr(exc, "add_note"):

@@ -1,0 +1,1 @@
+"""A tiny shop API, written twice: async SQLAlchemy (``api``) and its sync twin (``sync_api``)."""

@@ -1,0 +1,183 @@
+"""The async fixtures, through real inner runs: pytest-asyncio (strict and auto) and anyio.
+
+The demo project ``tests/projects/async_app`` is an async FastAPI shop written with
+async SQLAlchemy, plus its sync twin; the same five scenarios run three ways
+(pytest-asyncio, anyio, sync) and must get the same verdicts.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import MODELS
+
+PROJECTS = Path(__file__).parent / "projects"
+
+SCENARIOS = {
+    "test_create_customer": ("same", None),
+    "test_search_ignores_case": ("diverged", "outcome"),
+    "test_names_sorted": ("diverged", "value"),
+    "test_duplicate_email": ("same", None),
+    "test_total_with_tax": ("failed_both", None),
+}
+
+
+def copy_project(inner, name: str) -> None:  # noqa: ANN001
+    shutil.copytree(PROJECTS / name, inner.pytester.path, dirs_exist_ok=True)
+
+
+def by_file(report: dict) -> dict[str, dict[str, tuple[str, str | None]]]:
+    out: dict[str, dict[str, tuple[str, str | None]]] = {}
+    for test in report["tests"]:
+        path, name = test["nodeid"].split("::")
+        out.setdefault(path, {})[name] = (test["verdict"], test["kind"])
+    return out
+
+
+def entry(report: dict, nodeid: str) -> dict:
+    return next(t for t in report["tests"] if t["nodeid"] == nodeid)
+
+
+def test_async_fastapi_app_reports_like_its_sync_twin(inner):
+    copy_project(inner, "async_app")
+    result = inner.run("--dual-db")
+    # 15 tests x 2 legs; per style: search fails on PostgreSQL, the tax bug on both
+    result.assert_outcomes(passed=21, failed=9)
+    report = inner.report()
+    verdicts = by_file(report)
+    assert verdicts == {
+        "test_async_api.py": SCENARIOS,  # pytest-asyncio, strict mode
+        "test_anyio_api.py": SCENARIOS,  # anyio
+        "test_sync_api.py": SCENARIOS,  # the sync twin
+    }
+    assert report["summary"]["diverged"] == 6
+
+    # statement capture on the async legs: SQL, parameters, rows and errors, as for sync ones
+    search = entry(report, "test_async_api.py::test_search_ignores_case")
+    selects = {b: [s for s in leg["statements"] if "LIKE" in s["sql"]] for b, leg in search["legs"].items()}
+    assert [s["rows"] for s in selects["sqlite"]] == [[[1, "alice@x.io", "Alice"]]]
+    assert [s["rows"] for s in selects["postgresql"]] == [[]]
+    assert "%alice%" in str(selects["postgresql"][0]["params"])
+    duplicate = entry(report, "test_anyio_api.py::test_duplicate_email")
+    errors = {
+        b: [s["error"]["type"] for s in leg["statements"] if s["error"]] for b, leg in duplicate["legs"].items()
+    }
+    assert errors == {"sqlite": ["IntegrityError"], "postgresql": ["UniqueViolation"]}
+    names = entry(report, "test_async_api.py::test_names_sorted")["first_difference"]["values"]
+    assert names == {"sqlite": ["Bea", "al", "bob"], "postgresql": ["al", "Bea", "bob"]}
+    created = entry(report, "test_anyio_api.py::test_create_customer")
+    assert created["legs"]["postgresql"]["observations"] == created["legs"]["sqlite"]["observations"]
+
+
+def test_async_fixtures_isolation_under_pytest_asyncio_auto_mode(inner):
+    inner.project(
+        MODELS,
+        ini="asyncio_mode = auto\nasyncio_default_fixture_loop_scope = function",
+        test_iso="""
+        import pytest
+        from sqlalchemy import func, select, text
+        from sqlalchemy.exc import DBAPIError
+        from sqlalchemy.ext.asyncio import AsyncEngine
+        from models import User
+
+        async def count(session):
+            return await session.scalar(select(func.count(User.id)))
+
+        @pytest.mark.parametrize("n", range(2))
+        async def test_commits_roll_back_and_ids_restart(db_async_session, observe, n):
+            assert await count(db_async_session) == 0
+            users = [User(name=f"u{i}") for i in range(3)]
+            db_async_session.add_all(users)
+            await db_async_session.commit()
+            observe("ids", [u.id for u in users])
+            assert [u.id for u in users] == [1, 2, 3]
+
+        async def test_sync_test_after_async_gets_fresh_ids(db_async_connection):
+            await db_async_connection.execute(text("INSERT INTO users (name, active) VALUES ('x', true)"))
+            assert (await db_async_connection.execute(text("SELECT max(id) FROM users"))).scalar() == 1
+
+        def test_sync_after(db_session):
+            user = User(name="s")
+            db_session.add(user)
+            db_session.commit()
+            assert user.id == 1
+
+        async def test_sessionmaker_sessions_see_each_others_commits(dualdb_async_sessionmaker):
+            async with dualdb_async_sessionmaker() as first:
+                first.add(User(name="a"))
+                await first.commit()
+            async with dualdb_async_sessionmaker() as second:
+                second.add(User(name="b"))
+                await second.rollback()
+                assert await count(second) == 1
+
+        async def test_error_inside_savepoint_then_continue(db_async_session):
+            with pytest.raises(DBAPIError):
+                async with db_async_session.begin_nested():
+                    await db_async_session.execute(text("SELECT * FROM no_such_table"))
+            db_async_session.add(User(name="after"))
+            await db_async_session.commit()
+            assert await count(db_async_session) == 1
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_module_loop_scope(db_async_session):
+            db_async_session.add(User(name="m"))
+            await db_async_session.flush()
+            assert await count(db_async_session) == 1
+
+        @pytest.fixture
+        async def seeded(db_async_session):
+            db_async_session.add(User(name="seed"))
+            await db_async_session.commit()
+            return db_async_session
+
+        async def test_user_async_fixture(seeded, db_async_connection):
+            assert (await db_async_connection.execute(text("SELECT count(*) FROM users"))).scalar() == 1
+
+        async def test_engine_is_the_legs_database(db_async_engine, db_engine, dualdb_backend):
+            assert isinstance(db_async_engine, AsyncEngine)
+            assert db_async_engine.dialect.name == dualdb_backend.name
+            assert db_async_engine.url.database == db_engine.url.database
+
+        def test_sync_test_may_take_the_async_engine(db_async_engine):
+            assert db_async_engine.sync_engine is not None
+        """,
+    )
+    result = inner.run("--dual-db")
+    result.assert_outcomes(passed=20)
+    report = inner.report()
+    assert {t["verdict"] for t in report["tests"]} == {"same"}
+    error = entry(report, "test_iso.py::test_error_inside_savepoint_then_continue")
+    for leg in error["legs"].values():
+        assert [s["error"] is not None for s in leg["statements"] if "no_such_table" in s["sql"]] == [True]
+
+
+def test_async_fixtures_under_anyio_without_pytest_asyncio(inner):
+    inner.project(
+        MODELS,
+        test_anyio="""
+        import pytest
+        from sqlalchemy import select
+        from models import User
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        @pytest.mark.anyio
+        async def test_names(db_async_session, observe):
+            db_async_session.add_all([User(name="b"), User(name="B"), User(name="a")])
+            await db_async_session.commit()
+            observe("names", (await db_async_session.scalars(select(User.name).order_by(User.name))).all())
+
+        def test_sync_test_gets_a_private_loop(db_async_session):
+            assert db_async_session.bind is not None
+        """,
+    )
+    result = inner.run("--dual-db", "-p", "no:asyncio")
+    result.assert_outcomes(passed=4)
+    assert inner.verdicts() == {
+        "test_names": ("diverged", "value"),
+        "test_sync_test_gets_a_private_loop": ("same", None),
+    }
