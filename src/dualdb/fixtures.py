@@ -19,6 +19,7 @@ from .capture import LegRecorder
 from .errors import DualdbError
 
 LEG_KEY = pytest.StashKey[LegRecorder]()
+PAIRED_KEY = pytest.StashKey[Any]()  # the `dual` fixture's Paired, for the report
 
 
 def _state(request: pytest.FixtureRequest):  # noqa: ANN202
@@ -163,3 +164,64 @@ def client(request: pytest.FixtureRequest, dualdb_sessionmaker: sessionmaker, ob
     with override_get_db(app, get_db, dualdb_sessionmaker):
         with ObservingClient(app, observe) as test_client:
             yield test_client
+
+
+@pytest.fixture
+def dual(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """SQLite and PostgreSQL side by side in one test, for differential properties (Hypothesis).
+
+    ``dual.run(fn, *args)`` calls ``fn(session, *args)`` on SQLite, then on
+    PostgreSQL, each with its own ``Session``, and returns both results
+    (``.sqlite``, ``.postgresql``; an exception becomes a ``Raised``).
+    ``dual.assert_same(fn, *args, ordered=True)`` fails with a side-by-side
+    diff when the normalised results differ or only one engine raised.
+
+    Each Hypothesis example runs in its own savepoint on each engine (ids
+    restart too), so examples never see each other's rows; for that reason the
+    plugin lifts Hypothesis's function-scoped-fixture health check for tests
+    whose only function-scoped argument is ``dual``. Works with or without
+    ``--dual-db`` (the test runs once, on both engines); with it, a
+    divergence is one report entry holding the minimal example. Costs a few
+    ms per example. Strategies: ``dualdb.hypothesis``.
+    """
+    from .paired import Paired
+
+    state = _state(request)
+    try:
+        paired = Paired.from_run_state(state, record=state.settings.dual)
+    except DualdbError as exc:
+        pytest.exit(f"pytest-dualdb: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    request.node.stash[PAIRED_KEY] = paired
+    try:
+        yield paired
+    finally:
+        paired.close()
+
+
+def allow_dual_in_given(item: pytest.Item) -> None:
+    """Lift Hypothesis's function-scoped-fixture health check for a ``@given`` test taking ``dual``.
+
+    The check warns that a function-scoped fixture is not reset between
+    examples; ``dual`` resets itself per example. Any other function-scoped
+    argument of the test keeps the check in force.
+    """
+    fn = getattr(item, "obj", None)
+    fn = getattr(fn, "__func__", fn)
+    settings = getattr(fn, "_hypothesis_internal_use_settings", None)
+    info = getattr(item, "_fixtureinfo", None)
+    if settings is None or info is None:
+        return
+    from hypothesis import HealthCheck, is_hypothesis_test
+    from hypothesis import settings as Settings
+
+    if not is_hypothesis_test(fn) or HealthCheck.function_scoped_fixture in settings.suppress_health_check:
+        return
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for name in set(info.argnames) - {"dual"} - set(params):
+        defs = info.name2fixturedefs.get(name)
+        if defs and defs[-1].scope == "function":
+            return
+    fn._hypothesis_internal_use_settings = Settings(
+        parent=settings,
+        suppress_health_check=[*settings.suppress_health_check, HealthCheck.function_scoped_fixture],
+    )
