@@ -16,7 +16,7 @@ from models import User
 def test_order(db_session, observe, n):
     db_session.add_all([User(name="b"), User(name="B"), User(name="a")])
     db_session.commit()
-    observe("names", db_session.scalars(select(User.name).order_by(User.name)).all())
+    observe("names", db_session.scalars(select(User.name).where(User.name.like("b%")).order_by(User.name)).all())
 
 
 def test_like(db_session):
