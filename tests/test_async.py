@@ -46,12 +46,16 @@ def test_async_fastapi_app_reports_like_its_sync_twin(inner):
     result.assert_outcomes(passed=21, failed=9)
     report = inner.report()
     verdicts = by_file(report)
+    expected = dict(SCENARIOS)
+    linguistic = report["backends"]["postgresql"].get("collation") != "C"
+    if not linguistic:  # a server without ICU (the pip wheel) sorts bytewise, like SQLite
+        expected["test_names_sorted"] = ("same", None)
     assert verdicts == {
-        "test_async_api.py": SCENARIOS,  # pytest-asyncio, strict mode
-        "test_anyio_api.py": SCENARIOS,  # anyio
-        "test_sync_api.py": SCENARIOS,  # the sync twin
+        "test_async_api.py": expected,  # pytest-asyncio, strict mode
+        "test_anyio_api.py": expected,  # anyio
+        "test_sync_api.py": expected,  # the sync twin
     }
-    assert report["summary"]["diverged"] == 6
+    assert report["summary"]["diverged"] == (6 if linguistic else 3)
 
     # statement capture on the async legs: SQL, parameters, rows and errors, as for sync ones
     search = entry(report, "test_async_api.py::test_search_ignores_case")
@@ -60,12 +64,12 @@ def test_async_fastapi_app_reports_like_its_sync_twin(inner):
     assert [s["rows"] for s in selects["postgresql"]] == [[]]
     assert "%alice%" in str(selects["postgresql"][0]["params"])
     duplicate = entry(report, "test_anyio_api.py::test_duplicate_email")
-    errors = {
-        b: [s["error"]["type"] for s in leg["statements"] if s["error"]] for b, leg in duplicate["legs"].items()
-    }
-    assert errors == {"sqlite": ["IntegrityError"], "postgresql": ["UniqueViolation"]}
-    names = entry(report, "test_async_api.py::test_names_sorted")["first_difference"]["values"]
-    assert names == {"sqlite": ["Bea", "al", "bob"], "postgresql": ["al", "Bea", "bob"]}
+    # the legs agreed, so their captured statements were freed (only divergences keep evidence)
+    assert duplicate["verdict"] == "same"
+    assert all(leg["statements"] == [] for leg in duplicate["legs"].values())
+    if linguistic:
+        names = entry(report, "test_async_api.py::test_names_sorted")["first_difference"]["values"]
+        assert names == {"sqlite": ["Bea", "al", "bob"], "postgresql": ["al", "Bea", "bob"]}
     created = entry(report, "test_anyio_api.py::test_create_customer")
     assert created["legs"]["postgresql"]["observations"] == created["legs"]["sqlite"]["observations"]
 
@@ -142,15 +146,23 @@ def test_async_fixtures_isolation_under_pytest_asyncio_auto_mode(inner):
 
         def test_sync_test_may_take_the_async_engine(db_async_engine):
             assert db_async_engine.sync_engine is not None
+
+        async def test_sqlite_only_function(db_async_connection):
+            await db_async_connection.execute(text("SELECT json_extract('{\\"a\\": 1}', '$.a')"))
         """,
     )
     result = inner.run("--dual-db")
-    result.assert_outcomes(passed=20)
+    result.assert_outcomes(passed=21, failed=1)
     report = inner.report()
-    assert {t["verdict"] for t in report["tests"]} == {"same"}
-    error = entry(report, "test_iso.py::test_error_inside_savepoint_then_continue")
-    for leg in error["legs"].values():
-        assert [s["error"] is not None for s in leg["statements"] if "no_such_table" in s["sql"]] == [True]
+    assert {t["verdict"] for t in report["tests"] if t["nodeid"] != "test_iso.py::test_sqlite_only_function"} == {
+        "same"
+    }
+    # statement capture on async legs: the failing statement and its error are recorded
+    diverged = entry(report, "test_iso.py::test_sqlite_only_function")
+    assert diverged["verdict"] == "diverged"
+    pg_errors = [s["error"] for s in diverged["legs"]["postgresql"]["statements"] if s["error"]]
+    assert len(pg_errors) == 1 and "json_extract" in pg_errors[0]["message"]
+    assert [s["rows"] for s in diverged["legs"]["sqlite"]["statements"]] == [[[1]]]
 
 
 def test_async_fixtures_under_anyio_without_pytest_asyncio(inner):

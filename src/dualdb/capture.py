@@ -1,16 +1,38 @@
 """Per test and leg: what the test executed and saw.
 
-Statements are captured with SQLAlchemy cursor events; rows are captured as
-the *application* fetches them, by a cursor subclass on each driver, so the
-plugin never consumes a result the code under test still has to read. Memory
-is bounded: at most ``max_statements`` statements and ``max_rows`` rows per
-statement are kept as values; everything past that only feeds a digest.
+Statements are captured with SQLAlchemy engine events (SQL, parameters,
+row counts, errors); rows are captured as the *application* fetches them, by
+a cursor subclass on each driver, so the plugin never consumes a result the
+code under test still has to read, and records only what the code saw.
+
+Cost. Capture runs on every statement of every test, so the hot path does
+as little as possible and defers the rest to the end of the leg:
+
+* what can be known about a statement once (its shape, whether it has a
+  top-level ``ORDER BY`` and on which result columns, the result column types,
+  whether it is the harness's own SQL) is computed once per compiled statement
+  and cached on SQLAlchemy's cached ``Compiled`` object;
+* fetched rows are kept as the driver's tuples (a reference, no copy, unless
+  the row may hold a mutable value such as a JSON dict); parameters are kept
+  as the application passed them (``compiled_parameters``);
+* normalisation (SQLAlchemy's result processors, then ``normalize``) runs
+  once, in ``LegRecorder.finish()``.
+
+Memory is bounded per leg: at most ``max_statements`` statements,
+``max_rows`` rows per statement and ``max_cells`` values per leg are kept as
+values; rows past those limits only feed two digests (in order, and as a
+multiset), and past ``DIGEST_ROWS`` rows a statement's rows are only counted.
+Long SQL is cut at ``MAX_SQL`` characters, long text and bytes values are
+kept as prefix + length + hash (see ``normalize``). With the defaults a
+typical leg is a few KB; ``benchmarks/bench_capture.py`` measures it.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
+import re
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -24,57 +46,446 @@ from sqlalchemy.engine import Engine
 from .normalize import Normalizer, canonical_text
 
 HARNESS_MARK = "/* dualdb */"
-HARNESS_PREFIXES = (HARNESS_MARK, "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT", "ROLLBACK")
+TRANSACTION_VERBS = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT", "END")
+DDL_VERBS = ("CREATE", "DROP", "ALTER", "PRAGMA", "SET", "SHOW", "RESET", "COMMENT", "TRUNCATE", "ANALYZE", "VACUUM")
+WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "UPSERT")
+
+DEFAULT_MAX_STATEMENTS = 200
+DEFAULT_MAX_ROWS = 50
+DEFAULT_MAX_CELLS = 2000
+DIGEST_ROWS = 10_000
+MAX_SQL = 4000
+_MUTABLE = (dict, list, bytearray)
+_INFO_ATTR = "_dualdb_info"
+_TEXT_INFO: dict[str, StatementInfo] = {}
+_TEXT_INFO_MAX = 4096
 
 
-@dataclass
+# -- what a statement is (computed once per compiled statement) ------------------------
+
+
+@dataclass(slots=True)
+class StatementInfo:
+    harness: bool
+    verb: str
+    shape: str
+    ordered: bool
+    order_keys: tuple[int, ...] | None
+    types: tuple[Any, ...] | None
+    columns: tuple[str, ...] | None
+    mutable: bool
+    processors: dict = field(default_factory=dict)
+    column_list: list | None = None  # shared by every leg's statement dicts
+    order_key_list: list | None = None
+    order_by: list | None = None  # [[type name, nullable], ...] of the top-level ORDER BY keys
+
+    def __post_init__(self) -> None:
+        self.column_list = list(self.columns) if self.columns is not None else None
+        self.order_key_list = list(self.order_keys) if self.order_keys is not None else None
+
+    def result_processors(self, dialect: Any, coltypes: tuple | None) -> list | None:
+        """SQLAlchemy's conversions of raw driver values for this statement's result columns."""
+        if not self.types or dialect is None:
+            return None
+        key = coltypes
+        found = self.processors.get(key)
+        if found is None:
+            found = []
+            for i, type_ in enumerate(self.types):
+                coltype = coltypes[i] if coltypes and i < len(coltypes) else None
+                try:
+                    found.append(type_._cached_result_processor(dialect, coltype) if type_ is not None else None)
+                except Exception:  # e.g. an unknown numeric OID: compare the raw value
+                    found.append(None)
+            self.processors[key] = found
+        return found
+
+
+def processors_for(types: tuple, dialect: Any) -> list:
+    out = []
+    for type_ in types:
+        try:
+            out.append(type_._cached_result_processor(dialect, None) if type_ is not None else None)
+        except Exception:
+            out.append(None)
+    return out
+
+
+def statement_info(sql: str, compiled: Any = None) -> StatementInfo:
+    """What the comparison needs to know about a statement, cached per compiled object / SQL text."""
+    if compiled is not None:
+        info = compiled.__dict__.get(_INFO_ATTR)
+        if info is None:
+            # a statement SQLAlchemy does not cache is compiled anew each time: the
+            # text cache below still spares rebuilding its info
+            text = getattr(compiled, "string", None) or sql
+            info = _TEXT_INFO.get(text)
+            entries = getattr(compiled, "_result_columns", None) or ()
+            if info is None or len(info.types or ()) != len(entries):
+                info = _build_info(text, compiled)
+                _remember(text, info)
+            try:
+                setattr(compiled, _INFO_ATTR, info)
+            except Exception:
+                pass
+        return info
+    info = _TEXT_INFO.get(sql)
+    if info is None:
+        info = _build_info(sql, None)
+        _remember(sql, info)
+    return info
+
+
+def _remember(sql: str, info: StatementInfo) -> None:
+    if len(_TEXT_INFO) >= _TEXT_INFO_MAX:
+        _TEXT_INFO.clear()
+    _TEXT_INFO[sql] = info
+
+
+def _build_info(sql: str, compiled: Any) -> StatementInfo:
+    verb = _verb(sql)
+    harness = sql.lstrip().startswith(HARNESS_MARK) or verb in TRANSACTION_VERBS
+    types = columns = None
+    mutable = True
+    entries = getattr(compiled, "_result_columns", None) if compiled is not None else None
+    if entries:
+        types = tuple(_entry_type(e) for e in entries)
+        columns = tuple(str(_entry_name(e)) for e in entries)
+        mutable = any(_maybe_mutable(t) for t in types)
+    ordered = has_top_level_order_by(sql)
+    order_keys = _order_key_indices(compiled, entries) if ordered and entries else None
+    order_by = _order_by_meta(compiled) if ordered and compiled is not None else None
+    return StatementInfo(
+        harness=harness,
+        verb=verb,
+        shape=statement_shape(sql),
+        ordered=ordered,
+        order_keys=order_keys,
+        types=types,
+        columns=columns,
+        mutable=mutable,
+        order_by=order_by,
+    )
+
+
+def _order_by_meta(compiled: Any) -> list | None:
+    """Type and nullability of each top-level ORDER BY key (for explanations: NULLs, ties, text)."""
+    clauses = getattr(getattr(compiled, "statement", None), "_order_by_clauses", None)
+    if not clauses:
+        return None
+    out = []
+    try:
+        for clause in clauses:
+            element = clause
+            for _ in range(4):
+                inner = getattr(element, "element", None)
+                if inner is None or isinstance(inner, str) or type(element).__name__ not in (
+                    "UnaryExpression", "Grouping", "Label", "_label_reference",
+                ):
+                    break
+                element = inner
+            type_ = getattr(element, "type", None)
+            nullable = getattr(element, "nullable", None)
+            out.append([type(type_).__name__ if type_ is not None else None, nullable])
+    except Exception:
+        return None
+    return out
+
+
+def _entry_type(entry: Any) -> Any:
+    if isinstance(entry, tuple) and len(entry) >= 4:
+        return entry[3]
+    return getattr(entry, "type", None)
+
+
+def _entry_name(entry: Any) -> Any:
+    if isinstance(entry, tuple):
+        return entry[0]
+    return getattr(entry, "keyname", None) or getattr(entry, "name", "?")
+
+
+def _maybe_mutable(type_: Any) -> bool:
+    """Could the driver hand out a mutable object (dict/list) for this column type?"""
+    if type_ is None:
+        return True
+    name = type(type_).__name__.upper()
+    impl = type(getattr(type_, "impl", None)).__name__.upper()
+    return any(k in name or k in impl for k in ("JSON", "ARRAY", "PICKLE", "HSTORE", "NULLTYPE", "RANGE"))
+
+
+def _order_key_indices(compiled: Any, entries: Any) -> tuple[int, ...] | None:
+    """Result column positions of the top-level ORDER BY keys, when all of them are selected.
+
+    Knowing them lets the comparison tell "the same rows, tied on the sort
+    key, in another order" (noise) from "another order" (a real difference).
+    """
+    statement = getattr(compiled, "statement", None)
+    clauses = getattr(statement, "_order_by_clauses", None)
+    if not clauses:
+        return None
+    keys = []
+    try:
+        for clause in clauses:
+            element = clause
+            for _ in range(4):
+                inner = getattr(element, "element", None)
+                if inner is None or type(element).__name__ not in (
+                    "UnaryExpression", "_label_reference", "_textual_label_reference", "Grouping", "Label",
+                ):
+                    break
+                element = inner
+            found = None
+            for index, entry in enumerate(entries):
+                objects = entry[2] if isinstance(entry, tuple) else getattr(entry, "objects", ())
+                if isinstance(element, str):
+                    if element == _entry_name(entry):
+                        found = index
+                        break
+                    continue
+                for obj in objects:
+                    if obj is element or (hasattr(obj, "compare") and not isinstance(obj, str) and obj.compare(element)):
+                        found = index
+                        break
+                if found is not None:
+                    break
+            if found is None:
+                return None
+            keys.append(found)
+    except Exception:  # an exotic clause: compare the order strictly
+        return None
+    return tuple(keys)
+
+
+def _verb(sql: str) -> str:
+    text = sql.lstrip()
+    while text.startswith("/*"):
+        end = text.find("*/")
+        if end < 0:
+            break
+        text = text[end + 2 :].lstrip()
+    while text.startswith("("):
+        text = text[1:].lstrip()
+    head = text.split(None, 1)[0] if text else ""
+    return head.upper().rstrip(";")
+
+
+TABLE_RE = re.compile(r'\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)', re.I)
+
+
+def statement_shape(sql: str) -> str:
+    """Verb plus referenced tables: equal for the two dialects' SQL of the same ORM call."""
+    verb = _verb(sql)
+    tables = sorted({t.split(".")[-1].strip('"').lower() for t in TABLE_RE.findall(sql)})
+    return f"{verb} {','.join(tables)}".strip()
+
+
+def is_harness_sql(sql: str) -> bool:
+    """SQL the harness (or the transaction machinery) sends, never compared."""
+    return sql.lstrip().startswith(HARNESS_MARK) or _verb(sql) in TRANSACTION_VERBS
+
+
+def has_top_level_order_by(sql: str) -> bool:
+    """True when the outermost statement has an ORDER BY (so row order is meaningful).
+
+    Parentheses and quotes are tracked so an ORDER BY inside a subquery,
+    window or string does not count.
+    """
+    upper = sql.upper()
+    if "ORDER BY" not in upper:
+        return False
+    depth = 0
+    in_quote = None
+    for i, ch in enumerate(upper):
+        if in_quote:
+            if ch == in_quote:
+                in_quote = None
+        elif ch in "'\"":
+            in_quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and ch == "O" and upper.startswith("ORDER BY", i):
+            return True
+    return False
+
+
+# -- one statement ---------------------------------------------------------------------
+
+
 class StatementRecord:
     """One statement: SQL, parameters, and a fingerprint of its result or error."""
 
-    sql: str
-    params: Any
-    column_types: list[Any] | None = None
-    processors: list[Any] | None = None
-    rowcount: int | None = None
-    rows: list[Any] | None = None
-    fetched: int = 0
-    digest: Any = None
-    error: dict[str, str] | None = None
-    ordered: bool = False
+    __slots__ = (
+        "sql", "info", "raw_params", "kept", "fetched", "rowcount", "error", "coltypes",
+        "overflow", "overflow_hash", "overflow_set", "leg", "_dict", "lastrowid", "by_name",
+    )
 
-    def add_rows(self, rows: list[tuple], normalizer: Normalizer, max_rows: int) -> None:
-        if self.rows is None:
-            self.rows = []
-        types = self.column_types or []
-        processors = self.processors or []
+    def __init__(self, sql: str, info: StatementInfo, raw_params: Any, leg: LegRecorder):
+        self.sql = sql if len(sql) <= MAX_SQL else sql[:MAX_SQL] + " …"
+        self.info = info
+        self.raw_params = raw_params
+        self.kept: list | None = None
+        self.fetched = 0
+        self.rowcount: int | None = None
+        self.lastrowid: int | None = None
+        self.error: dict[str, str] | None = None
+        self.coltypes: tuple | None = None  # driver type codes; not read (costly on psycopg, not needed)
+        self.overflow = 0
+        self.overflow_hash: Any = None
+        self.overflow_set = 0
+        self.leg = leg
+        self._dict: dict | None = None
+        self.by_name: tuple | None = None  # (types, columns) when matched to the cursor by name
+
+    # called from the cursor, on the application's fetch
+    def take(self, rows: list, cursor: Any) -> None:
+        n = len(rows)
+        leg = self.leg
+        if self.kept is None:
+            self.kept = []
+            types = self.info.types
+            if types is not None and n and len(rows[0]) != len(types):
+                self._match_by_name(cursor)
+        if not n:
+            return
+        self.fetched += n
+        kept = self.kept
+        take = leg.max_rows - len(kept)
+        if take > 0:
+            width = len(rows[0]) or 1
+            take = min(take, leg.cells_left // width, n)
+            if take > 0:
+                leg.cells_left -= take * width
+                part = rows if take == n else rows[:take]
+                if self.info.mutable:
+                    kept.extend(tuple(copy.deepcopy(v) if type(v) in _MUTABLE else v for v in row) for row in part)
+                else:
+                    kept.extend(part)
+        if take < n:
+            self._digest(rows[max(take, 0):])
+
+    def _match_by_name(self, cursor: Any) -> None:
+        """Result types declared for some columns only (``text(...).columns(flag=Boolean)``):
+        SQLAlchemy matches them by name, and so does the capture."""
+        try:
+            names = [str(d[0]) for d in cursor.description or ()]
+        except Exception:
+            names = []
+        known = {str(c).lower(): t for c, t in zip(self.info.columns or (), self.info.types or ())}
+        self.by_name = (tuple(known.get(n.lower()) for n in names), names)
+
+    def _types(self) -> tuple[list | None, Any]:
+        """``(processors, types)`` for this statement's rows."""
+        leg, info = self.leg, self.info
+        if self.by_name is not None:
+            types = self.by_name[0]
+            return processors_for(types, leg.dialect), types
+        return info.result_processors(leg.dialect, self.coltypes), info.types
+
+    def _digest(self, rows: list) -> None:
+        """Rows past the limits: a running hash in order, and an order-free multiset hash."""
+        leg = self.leg
+        room = DIGEST_ROWS - self.overflow
+        if room <= 0:
+            return
+        rows = rows[:room]
+        if self.overflow_hash is None:
+            self.overflow_hash = hashlib.blake2b(digest_size=12)
+        processors, types = self._types()
         for row in rows:
-            values = [
-                normalizer(
-                    _process(processors[i], v) if i < len(processors) else v,
-                    types[i] if i < len(types) else None,
-                )
-                for i, v in enumerate(row)
-            ]
-            self.fetched += 1
-            if len(self.rows) < max_rows:
-                self.rows.append(values)
-            else:
-                if self.digest is None:
-                    self.digest = hashlib.sha1()
-                self.digest.update(canonical_text(values).encode())
+            text = canonical_text(leg.normalizer.row(row, processors, types)).encode()
+            self.overflow_hash.update(text + b"\x1e")
+            self.overflow_set = (self.overflow_set + _row_hash(text)) & 0xFFFFFFFFFFFFFFFF
+        self.overflow += len(rows)
 
-    def to_dict(self) -> dict[str, Any]:
-        digest = self.digest.hexdigest() if hasattr(self.digest, "hexdigest") else self.digest
-        return {
+    def release(self) -> None:
+        """Drop the raw rows and parameters once ``to_dict`` has rendered them."""
+        if self._dict is not None:
+            self.kept = None
+            self.raw_params = None
+            self.overflow_hash = None
+
+    def to_dict(self, normalizer: Normalizer | None = None) -> dict[str, Any]:
+        if self._dict is not None:
+            return self._dict
+        leg = self.leg
+        normalizer = normalizer or leg.normalizer
+        info = self.info
+        rows = None
+        set_digest = None
+        if self.kept is not None:
+            processors, types = self._types()
+            rows = [normalizer.row(r, processors, types) for r in self.kept]
+            if self.overflow:
+                total = self.overflow_set
+                for row in rows:
+                    total = (total + _row_hash(canonical_text(row).encode())) & 0xFFFFFFFFFFFFFFFF
+                set_digest = f"{total:016x}"
+        # "sql", "params", "rows" and "error" are always there (readers index them);
+        # the rest only when set, and shared parts (SQL, column names) are shared:
+        # a leg keeps these dicts for the whole run.
+        out: dict[str, Any] = {
             "sql": self.sql,
-            "params": self.params,
-            "rowcount": self.rowcount,
-            "rows": self.rows,
-            "fetched": self.fetched,
-            "digest": digest,
+            "params": params_for_report(self.raw_params, normalizer),
+            "rows": rows,
             "error": self.error,
-            "ordered": self.ordered,
         }
+        if rows is not None:
+            out["columns"] = self.by_name[1] if self.by_name is not None else info.column_list
+            if self.fetched != len(rows):
+                out["fetched"] = self.fetched
+        if self.rowcount is not None:
+            out["rowcount"] = self.rowcount
+        if self.lastrowid is not None:
+            out["lastrowid"] = self.lastrowid
+        if self.overflow:
+            out["digest"] = self.overflow_hash.hexdigest()
+            out["set_digest"] = set_digest
+            out["digested_rows"] = self.overflow
+        if info.ordered:
+            if info.order_by is not None:
+                out["order_by"] = info.order_by
+            if info.order_keys is not None:
+                out["order_keys"] = info.order_key_list  # implies "ordered"
+            else:
+                out["ordered"] = True
+        self._dict = out
+        return self._dict
+
+
+def _row_hash(text: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+def params_for_report(params: Any, normalizer: Normalizer) -> Any:
+    """Parameters, normalised, as a list of values.
+
+    For compiled statements these are SQLAlchemy's ``compiled_parameters`` —
+    the Python values before the dialect's bind processing — so the two legs
+    see the same parameters for the same call; they are listed in the order of
+    their bind names (a leg keeps these for the whole run, and a dict per
+    statement costs three times as much as a list). Driver-level parameters
+    (``exec_driver_sql``, batched inserts) are listed in placeholder order.
+    """
+    if params is None:
+        return None
+    try:
+        if isinstance(params, (list, tuple)) and len(params) == 1 and isinstance(params[0], Mapping):
+            params = params[0]
+        if isinstance(params, Mapping):
+            if not params:
+                return None
+            return normalizer.values([params[n] for n in sorted(params)])
+        if isinstance(params, (list, tuple)) and params and isinstance(params[0], Mapping):
+            return [normalizer(dict(p)) for p in params]
+        values = normalizer(list(params) if isinstance(params, tuple) else params)
+        return values if values not in ([], {}) else None
+    except Exception:  # parameters of exotic types are only evidence
+        return repr(params)[:200]
+
+
+# -- one leg ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -82,8 +493,8 @@ class LegRecorder:
     """Everything one leg of one test recorded; the plugin turns it into a report ``Leg``."""
 
     backend: str
-    max_statements: int = 200
-    max_rows: int = 50
+    max_statements: int = DEFAULT_MAX_STATEMENTS
+    max_rows: int = DEFAULT_MAX_ROWS
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     ended: dt.datetime | None = None
     observations: list[dict[str, Any]] = field(default_factory=list)
@@ -94,10 +505,18 @@ class LegRecorder:
     outcome: str = "passed"
     error: dict[str, str] | None = None
     normalizer: Normalizer = field(default_factory=Normalizer)
+    max_cells: int = DEFAULT_MAX_CELLS
+    dialect: Any = None
 
     def __post_init__(self) -> None:
         self.normalizer.clock_window = (self.started, self.started + dt.timedelta(hours=1))
         self._lock = threading.Lock()
+        self.cells_left = self.max_cells
+        self._dicts: list[dict[str, Any]] | None = None
+
+    def bind(self, dialect: Any) -> None:
+        """The dialect whose result processors turn this leg's raw rows into application values."""
+        self.dialect = dialect
 
     def observe(self, label: str, value: Any) -> None:
         """Record a value to compare across the two legs even when both pass."""
@@ -113,73 +532,96 @@ class LegRecorder:
         if text not in self.harness_notes:
             self.harness_notes.append(text)
 
-    def finish(self) -> None:
-        self.ended = dt.datetime.now(dt.timezone.utc)
-
-    def new_statement(self, sql: str, params: Any, column_types: list[Any] | None) -> StatementRecord | None:
+    def new_statement(self, sql: str, info: StatementInfo, params: Any) -> StatementRecord | None:
         with self._lock:
             if len(self.statements) >= self.max_statements:
                 self.dropped_statements += 1
                 return None
-            record = StatementRecord(
-                sql=sql,
-                params=_params_for_report(params, self.normalizer),
-                column_types=column_types,
-                ordered=has_top_level_order_by(sql),
-            )
+            record = StatementRecord(sql, info, params, self)
             self.statements.append(record)
+            self._dicts = None
             return record
 
+    def finish(self) -> None:
+        """End of the leg: fix the clock window, normalise what was captured, look for harness effects."""
+        self.ended = dt.datetime.now(dt.timezone.utc)
+        self.normalizer.clock_window = (self.started, self.ended)
+        self._detect_frozen_clock()
+        self.statement_dicts()
+        for record in self.statements:  # the dicts are the leg's record now: free the raw rows
+            record.release()
+
     def statement_dicts(self) -> list[dict[str, Any]]:
-        return [s.to_dict() for s in self.statements]
+        if self._dicts is None or len(self._dicts) != len(self.statements):
+            self._dicts = [s.to_dict(self.normalizer) for s in self.statements]
+        return self._dicts
+
+    def _detect_frozen_clock(self) -> None:
+        """Two writing statements got the very same microsecond from the database clock,
+        and the test then sorted or filtered on that column.
+
+        That is PostgreSQL's ``now()``/``CURRENT_TIMESTAMP``: the start time of
+        the *transaction*, and the whole test runs in one. In the application
+        each request has its own transaction and its own ``now()``.
+        """
+        seen: dict[dt.datetime, int] = {}
+        frozen_columns: set[str] = set()
+        first_frozen = None
+        for index, record in enumerate(self.statements):
+            info = record.info
+            if info.verb not in ("INSERT", "UPDATE") or not record.kept:
+                continue
+            processors, _ = record._types()
+            sent = _datetimes_in(record.raw_params)
+            for row in record.kept:
+                for i, value in enumerate(row):
+                    if processors and i < len(processors) and processors[i] is not None and value is not None:
+                        try:
+                            value = processors[i](value)
+                        except Exception:
+                            continue
+                    if not isinstance(value, dt.datetime) or value.microsecond == 0 or value in sent:
+                        continue
+                    if not self.normalizer.is_clock(value):
+                        continue
+                    first = seen.setdefault(value, index)
+                    if first != index and info.columns and i < len(info.columns):
+                        frozen_columns.add(info.columns[i].upper())
+                        first_frozen = index if first_frozen is None else first_frozen
+        if not frozen_columns:
+            return
+        for record in self.statements[first_frozen:]:
+            sql = record.sql.upper()
+            for clause in ("ORDER BY", "WHERE", "MAX(", "MIN("):
+                at = sql.find(clause)
+                if at >= 0 and any(re.search(rf"\b{re.escape(c)}\b", sql[at:]) for c in frozen_columns):
+                    self.note_harness(FROZEN_NOW_NOTE)
+                    return
 
 
-def _params_for_report(params: Any, normalizer: Normalizer) -> Any:
-    """Parameters as a list of values in placeholder order.
+FROZEN_NOW_NOTE = (
+    "PostgreSQL's now() is frozen for the whole test transaction: several statements of this "
+    "test got the same timestamp from the database clock, where the application's requests "
+    "(each in its own transaction) would get different ones. Timestamps masked as clock values "
+    "are not compared; if the application orders or compares rows by such a column, add a "
+    "tiebreaker to ORDER BY (e.g. the primary key) so ties cannot reorder rows."
+)
 
-    SQLite gets positional ``?`` tuples and psycopg named ``%(x)s`` dicts for
-    the same call; their values, in order, are what must match across legs.
-    """
+
+def _datetimes_in(params: Any) -> set:
+    out: set = set()
     if isinstance(params, Mapping):
-        params = list(params.values())
-    elif isinstance(params, (list, tuple)) and params and isinstance(params[0], Mapping):
-        params = [list(p.values()) for p in params]
-    try:
-        return normalizer(params)
-    except Exception:  # parameters of exotic types are only evidence
-        return repr(params)[:200]
-
-
-def is_harness_sql(sql: str) -> bool:
-    head = sql.lstrip()[:24].upper()
-    return head.startswith(HARNESS_PREFIXES)
-
-
-def has_top_level_order_by(sql: str) -> bool:
-    """True when the outermost SELECT ends with an ORDER BY (so row order is meaningful).
-
-    Parentheses are tracked so an ORDER BY inside a subquery or window does not count.
-    """
-    upper = sql.upper()
-    depth = 0
-    last_top_level = -1
-    i = 0
-    in_quote = None
-    while i < len(upper):
-        ch = upper[i]
-        if in_quote:
-            if ch == in_quote:
-                in_quote = None
-        elif ch in "'\"":
-            in_quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and upper.startswith("ORDER BY", i):
-            last_top_level = i
-        i += 1
-    return last_top_level >= 0
+        values = params.values()
+    elif isinstance(params, (list, tuple)):
+        values = []
+        for p in params:
+            values.extend(p.values() if isinstance(p, Mapping) else [p])
+    else:
+        return out
+    for v in values:
+        if isinstance(v, dt.datetime):
+            out.add(v)
+    return out
 
 
 # -- drivers: cursors that record rows as the application fetches them ----------------
@@ -187,20 +629,19 @@ def has_top_level_order_by(sql: str) -> bool:
 
 class _RecordingMixin:
     _dualdb_record: StatementRecord | None = None
-    _dualdb_leg: LegRecorder | None = None
 
     def _dualdb_rows(self, rows: list) -> list:
-        record, leg = self._dualdb_record, self._dualdb_leg
-        if record is not None and leg is not None:
-            record.add_rows(rows, leg.normalizer, leg.max_rows)
+        record = self._dualdb_record
+        if record is not None:
+            record.take(rows, self)
         return rows
 
 
 class RecordingSqliteCursor(_RecordingMixin, sqlite3.Cursor):
     def fetchone(self):
         row = super().fetchone()
-        if row is not None:
-            self._dualdb_rows([row])
+        if row is not None and self._dualdb_record is not None:
+            self._dualdb_record.take([row], self)
         return row
 
     def fetchmany(self, size: int | None = None):
@@ -209,6 +650,12 @@ class RecordingSqliteCursor(_RecordingMixin, sqlite3.Cursor):
 
     def fetchall(self):
         return self._dualdb_rows(super().fetchall())
+
+    def __next__(self):
+        row = super().__next__()
+        if self._dualdb_record is not None:
+            self._dualdb_record.take([row], self)
+        return row
 
 
 class RecordingSqliteConnection(sqlite3.Connection):
@@ -221,8 +668,8 @@ class RecordingSqliteConnection(sqlite3.Connection):
 class RecordingPsycopgCursor(_RecordingMixin, psycopg.Cursor):
     def fetchone(self):
         row = super().fetchone()
-        if row is not None:
-            self._dualdb_rows([row])
+        if row is not None and self._dualdb_record is not None:
+            self._dualdb_record.take([row], self)
         return row
 
     def fetchmany(self, size: int = 0):
@@ -230,6 +677,12 @@ class RecordingPsycopgCursor(_RecordingMixin, psycopg.Cursor):
 
     def fetchall(self):
         return self._dualdb_rows(super().fetchall())
+
+    def __iter__(self):
+        for row in super().__iter__():
+            if self._dualdb_record is not None:
+                self._dualdb_record.take([row], self)
+            yield row
 
 
 class StatementCapture:
@@ -260,79 +713,70 @@ class StatementCapture:
 
     def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
         leg = self.leg
-        if leg is None or is_harness_sql(statement):
+        if leg is None:
             return
-        types = _column_types(context)
-        record = leg.new_statement(statement, parameters, types)
-        if record is not None and types:
-            record.processors = _result_processors(types, conn.dialect)
+        compiled = getattr(context, "compiled", None)
+        info = statement_info(statement, compiled)
+        if info.harness:
+            return
+        params = parameters
+        if compiled is not None and not executemany:
+            compiled_params = context.compiled_parameters
+            if len(compiled_params) == 1:
+                params = compiled_params[0]
+        record = leg.new_statement(statement, info, params)
         if isinstance(cursor, _RecordingMixin):
             cursor._dualdb_record = record
-            cursor._dualdb_leg = leg
-        if record is not None:
-            conn.info["dualdb_last"] = record
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
         if self.leg is None:
             return
-        record = conn.info.get("dualdb_last")
-        if record is not None and record.sql == statement and cursor.description is None:
+        record = getattr(cursor, "_dualdb_record", None)
+        if record is not None and record.info.verb in WRITE_VERBS and cursor.description is None:
+            # (psycopg builds ``description`` on each access: only writes are asked; with
+            # RETURNING the rows are the result and the driver's count is not final yet)
             count = cursor.rowcount
             record.rowcount = count if count is not None and count >= 0 else None
+            if not executemany and record.info.verb == "INSERT" and cursor.__class__ is RecordingSqliteCursor:
+                # SQLAlchemy reads a new row's id from lastrowid on SQLite where
+                # PostgreSQL uses RETURNING: keep it so the ids can be compared
+                record.lastrowid = cursor.lastrowid
 
     def _on_error(self, context) -> None:  # noqa: ANN001
         leg = self.leg
         if leg is None:
             return
-        conn = context.connection
-        record = conn.info.get("dualdb_last") if conn is not None else None
-        if record is not None and record.error is None and record.sql == context.statement:
-            orig = context.original_exception
-            # the DBAPI class name SQLAlchemy wraps it in (IntegrityError, ...) is the same
-            # on both drivers; psycopg's own subclasses (UniqueViolation) are not
-            wrapped = context.sqlalchemy_exception
-            name = type(wrapped).__name__ if wrapped is not None else type(orig).__name__
-            record.error = {"type": name, "message": first_line(str(orig))}
+        statement = context.statement or ""
+        execution = context.execution_context
+        record = getattr(getattr(execution, "cursor", None), "_dualdb_record", None)
+        if record is None or record.leg is not leg or (statement and record.sql != statement[: len(record.sql)]):
+            # the statement failed before reaching the driver (e.g. in a bind processor)
+            if not statement:
+                return
+            info = statement_info(statement, getattr(execution, "compiled", None))
+            if info.harness:
+                return
+            record = leg.new_statement(statement, info, context.parameters)
+            if record is None:
+                return
+        if record.error is None:
+            record.error = error_dict(context.original_exception)
 
     def start(self, leg: LegRecorder) -> None:
+        leg.bind(self.engine.dialect)
         self.leg = leg
 
     def stop(self) -> None:
         self.leg = None
 
 
-def _column_types(context) -> list[Any] | None:  # noqa: ANN001
-    compiled = getattr(context, "compiled", None)
-    columns = getattr(compiled, "_result_columns", None)
-    if not columns:
-        return None
-    return [getattr(col, "type", None) if not isinstance(col, tuple) else col[3] for col in columns]
-
-
-def _result_processors(types: list[Any], dialect: Any) -> list[Any]:
-    """The conversions SQLAlchemy applies to raw driver values for these column types.
-
-    Rows are captured raw, as the driver hands them out; comparing them raw
-    would flag driver details the application never sees (SQLite returns JSON
-    and datetimes as text, PostgreSQL as objects). Applying the same result
-    processors compares what the application receives.
-    """
-    processors = []
-    for type_ in types:
-        try:
-            processors.append(type_.dialect_impl(dialect).result_processor(dialect, None) if type_ is not None else None)
-        except Exception:  # an exotic type: compare its raw value
-            processors.append(None)
-    return processors
-
-
-def _process(processor: Any, value: Any) -> Any:
-    if processor is None or value is None:
-        return value
-    try:
-        return processor(value)
-    except Exception:  # e.g. text that is not valid JSON stored in a JSON column on SQLite
-        return value
+def error_dict(exc: BaseException) -> dict[str, str]:
+    """Type, first message line and the engine's error code (SQLSTATE / SQLite error name)."""
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "sqlite_errorname", None)
+    out = {"type": type(exc).__name__, "message": first_line(str(exc))}
+    if code:
+        out["code"] = str(code)
+    return out
 
 
 def first_line(text: str) -> str:

@@ -4,33 +4,89 @@ Verdicts follow DESIGN.md: ``diverged`` when outcomes differ, both failed with
 different exception types, or both passed but saw different data; otherwise
 ``failed_both`` (same failure: a real bug, not a dialect difference) or ``same``.
 
-What counts as "saw different data" when both legs pass:
+"Different exception types" is judged on what the failure *is*, not on the
+driver's class names: ``sqlite3.IntegrityError`` and psycopg's
+``UniqueViolation`` for the same duplicate key are the same failure (both
+legs failed the same way), and so are "no such table" and "relation ... does
+not exist". The engines' error codes (SQLSTATE, SQLite's extended error name)
+and messages are mapped to one family (unique, foreign_key, not_null, check,
+no_table, no_column, syntax, ...); failures of the same family, or of the same
+exception type, are ``failed_both``.
 
-1. an ``observe()``d value differs — the test said this value matters;
-2. a statement both legs sent *with equal parameters* returned different
-   rows, row counts or errors. Rows are compared as a multiset unless the
-   statement has a top-level ``ORDER BY``; statements are aligned by their
-   shape (verb + tables) so dialect-specific extra statements don't shift the
-   comparison. Statements with different parameters are never compared —
-   their inputs already differed (clock, salts, random ids), so would their output.
+When statement differences alone make a ``value`` verdict
+-----------------------------------------------------------
+Both legs passed. The test "saw different data" — verdict ``diverged``,
+kind ``value`` — when either
 
-Datetimes near the wall clock are compared relative to each leg's start, so
-``now() + 1 day`` in both legs is equal even though the legs ran at different times.
+1. a value it ``observe()``d differs (the test said the value matters); or
+2. a statement of the test returned, to the application, different rows, a
+   different row count, or a different error family, *and* all of this holds:
+
+   * the statement is aligned with one in the other leg: same shape (verb
+     and tables), same result columns and **equal parameters as the
+     application passed them** (SQLAlchemy's ``compiled_parameters``, before
+     the dialect's bind processing). Statements whose inputs already differed
+     (clock values, random salts, batches split differently by the two
+     dialects) are never compared — so would their output. A parameter only
+     one dialect adds (SQLite's ``OFFSET 0`` after ``LIMIT``) is ignored, and a
+     new row's id SQLite reports as ``lastrowid`` is compared with the id
+     PostgreSQL returns with ``RETURNING``;
+   * it is the test's statement: the harness's own SQL (sequence reset,
+     savepoints, BEGIN/COMMIT) and DDL are not compared;
+   * only rows the application fetched are compared, after SQLAlchemy's
+     result processors (what the application received: SQLite's JSON text
+     parsed, its ``1`` turned into ``True`` in a Boolean column) and
+     ``normalize`` (Decimal ~ float, masked clock values and random UUIDs);
+   * rows of a statement without a top-level ``ORDER BY`` are compared as a
+     multiset; rows of an ordered statement are compared in order, except that
+     rows tied on the sort key may come in any order (when the sort keys are
+     selected columns; a tie on masked clock values is a tie — PostgreSQL's
+     ``now()`` is frozen inside the test transaction);
+   * past the kept rows, the digests: the multiset digest for unordered
+     statements, and for ordered ones a difference of order alone in the
+     digested tail is ignored (ties cannot be told apart there);
+   * numbers equal to a relative 1e-9; datetimes near each leg's start are
+     compared relative to it (``now() + 1 day`` in both legs is equal).
+
+   The reasoning: rows the application fetched are data it acted on; if the
+   same call with the same inputs handed it different data, a user of the
+   application could see the difference, whether or not the test asserted
+   on it. Everything that differs *only* because of the harness (clock,
+   random ids, ties, driver types) is erased before the comparison, so
+   look-alike tests stay ``same``.
+
+Statement differences are also attached as evidence to outcome and error
+divergences (``first_difference["statement"]``, the first statement whose
+result or error differed) and to ``failed_both`` entries.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-import re
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
+from .capture import DDL_VERBS, TRANSACTION_VERBS, statement_shape
 from .normalize import canonical_text
 
-CLOCK_NEAR = dt.timedelta(days=7)
+CLOCK_NEAR = dt.timedelta(days=400)
 CLOCK_TOLERANCE = dt.timedelta(seconds=3)
+REL_TOLERANCE = 1e-9
 FAILING = ("failed", "error")
+
+CLOCK_NOTE = (
+    "The difference involves values taken from the clock (masked in the report). "
+    "PostgreSQL's now() is frozen for the whole test transaction, so rows stamped by the "
+    "database clock tie there while they differ on SQLite (or in production); if the "
+    "application orders by such a column, add a tiebreaker to ORDER BY (e.g. the primary key)."
+)
+TIE_NOTE = (
+    "Rows tied on a clock value came back in another order; not reported as a divergence "
+    "because PostgreSQL's now() is frozen inside the test transaction. Add a tiebreaker to "
+    "ORDER BY if the application relies on that order."
+)
 
 
 @dataclass
@@ -50,6 +106,7 @@ class Verdict:
     verdict: str
     kind: str | None = None
     first_difference: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def compare_legs(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgresql")) -> Verdict:
@@ -59,17 +116,24 @@ def compare_legs(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "po
     a_fails, b_fails = a.outcome in FAILING, b.outcome in FAILING
     if a_fails != b_fails:
         return Verdict("diverged", "outcome", _outcome_difference(a, b, names))
-    clock = _ClockEquality(a.started, b.started)
+    eq = ValueEquality(a.started, b.started)
     if a_fails and b_fails:
-        if a.error_type != b.error_type:
+        if not same_failure(a, b):
             return Verdict("diverged", "error", _outcome_difference(a, b, names))
         return Verdict("failed_both", None, None)
-    diff = first_observation_difference(a.observations or [], b.observations or [], clock, names)
+    notes: list[str] = []
+    statement_diff = first_statement_difference(a.statements or [], b.statements or [], eq, names, notes=notes)
+    diff = first_observation_difference(a.observations or [], b.observations or [], eq, names)
+    if diff is not None and statement_diff is not None:
+        diff["statement"] = statement_diff
     if diff is None:
-        diff = first_statement_difference(a.statements or [], b.statements or [], clock, names)
+        diff = statement_diff
     if diff is not None:
-        return Verdict("diverged", "value", diff)
-    return Verdict("same")
+        if _involves_clock(diff):
+            diff["note"] = CLOCK_NOTE
+            notes.append(CLOCK_NOTE)
+        return Verdict("diverged", "value", diff, notes)
+    return Verdict("same", None, None, notes)
 
 
 def evidence(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgresql")) -> dict[str, Any] | None:
@@ -77,8 +141,8 @@ def evidence(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgr
 
     Shown next to an outcome/error divergence as the place where the legs parted.
     """
-    clock = _ClockEquality(a.started, b.started)
-    return first_statement_difference(a.statements or [], b.statements or [], clock, names, include_errors=True)
+    eq = ValueEquality(a.started, b.started)
+    return first_statement_difference(a.statements or [], b.statements or [], eq, names)
 
 
 def _outcome_difference(a: LegView, b: LegView, names: tuple[str, str]) -> dict[str, Any]:
@@ -97,23 +161,93 @@ def _outcome_difference(a: LegView, b: LegView, names: tuple[str, str]) -> dict[
         "shape": "error",
         "note": None,
     }
+    failing = (_failing_statement(a), _failing_statement(b))
     if first is not None:
         diff.update({k: first[k] for k in ("index", "sql") if first.get(k) is not None})
         diff["statement"] = first
+    elif any(failing):
+        diff["sql"] = {name: s["sql"] for name, s in zip(names, failing) if s}
+    if _involves_clock(first or {}):
+        diff["note"] = CLOCK_NOTE
     return diff
+
+
+# -- failures --------------------------------------------------------------------------
+
+ERROR_CODE_FAMILIES = {
+    "23505": "unique", "SQLITE_CONSTRAINT_UNIQUE": "unique", "SQLITE_CONSTRAINT_PRIMARYKEY": "unique",
+    "23503": "foreign_key", "SQLITE_CONSTRAINT_FOREIGNKEY": "foreign_key",
+    "23502": "not_null", "SQLITE_CONSTRAINT_NOTNULL": "not_null",
+    "23514": "check", "SQLITE_CONSTRAINT_CHECK": "check",
+    "42P01": "no_table", "42703": "no_column", "42601": "syntax", "42883": "no_function",
+    "22012": "division_by_zero", "40P01": "deadlock", "55P03": "locked", "SQLITE_BUSY": "locked",
+    "SQLITE_LOCKED": "locked",
+}
+ERROR_MESSAGE_FAMILIES = (
+    ("no such table", "no_table"), ("no such column", "no_column"),
+    ("syntax error", "syntax"), ("unique constraint", "unique"), ("duplicate key", "unique"),
+    ("foreign key", "foreign_key"), ("not null", "not_null"), ("null value in column", "not_null"),
+    ("check constraint", "check"), ("no such function", "no_function"),
+    ("database is locked", "locked"), ("lock timeout", "locked"),
+)
+
+
+def error_family(error_type: str | None, message: str | None, code: str | None = None) -> str | None:
+    """What kind of failure this is, independent of the driver (``unique``, ``no_table`` ...)."""
+    if code and code in ERROR_CODE_FAMILIES:
+        return ERROR_CODE_FAMILIES[code]
+    text = (message or "").lower()
+    if "does not exist" in text:
+        if text.startswith("relation") or " relation " in text:
+            return "no_table"
+        if text.startswith("column") or " column " in text:
+            return "no_column"
+        if "function" in text:
+            return "no_function"
+    for fragment, family in ERROR_MESSAGE_FAMILIES:
+        if fragment in text:
+            return family
+    return None
+
+
+def _failing_statement(leg: LegView) -> dict[str, Any] | None:
+    """The captured statement whose error the leg ended with, if any."""
+    message = leg.error_message or ""
+    last = None
+    for stmt in leg.statements or []:
+        err = stmt.get("error")
+        if err:
+            last = stmt
+            if err.get("message") and err["message"] in message:
+                return stmt
+    return last if leg.error_type and last is not None and last["error"]["type"] == leg.error_type else None
+
+
+def same_failure(a: LegView, b: LegView) -> bool:
+    """Both legs failed the same way (same exception type, or same kind of database error)."""
+    if a.error_type == b.error_type:
+        return True
+    fa, fb = _leg_family(a), _leg_family(b)
+    return fa is not None and fa == fb
+
+
+def _leg_family(leg: LegView) -> str | None:
+    stmt = _failing_statement(leg)
+    code = (stmt or {}).get("error", {}).get("code") if stmt else None
+    return error_family(leg.error_type, leg.error_message, code)
 
 
 # -- observations ----------------------------------------------------------------------
 
 
 def first_observation_difference(
-    a: list[dict[str, Any]], b: list[dict[str, Any]], clock: _ClockEquality, names: tuple[str, str]
+    a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality, names: tuple[str, str]
 ) -> dict[str, Any] | None:
     for index in range(max(len(a), len(b))):
         left = a[index] if index < len(a) else None
         right = b[index] if index < len(b) else None
         if left is not None and right is not None:
-            if left["label"] == right["label"] and clock.equal(left["value"], right["value"]):
+            if left["label"] == right["label"] and eq.equal(left["value"], right["value"]):
                 continue
         label = (left or right or {}).get("label")
         values = {
@@ -134,120 +268,265 @@ def first_observation_difference(
 
 # -- statements ------------------------------------------------------------------------
 
-TABLE_RE = re.compile(r'\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+("?[\w.]+"?)', re.I)
+
+def _shape(stmt: dict[str, Any]) -> str:
+    shape = stmt.get("shape")
+    if shape:
+        return shape
+    sql = str(stmt.get("sql") or "")
+    shape = _SHAPES.get(sql)
+    if shape is None:
+        if len(_SHAPES) > 8192:
+            _SHAPES.clear()
+        shape = _SHAPES[sql] = statement_shape(sql)
+    return shape
 
 
-def statement_shape(sql: str) -> str:
-    """Verb plus referenced tables: equal for the two dialects' SQL of the same ORM call."""
-    verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
-    tables = sorted({t.strip('"').split(".")[-1].lower() for t in TABLE_RE.findall(sql)})
-    return f"{verb} {','.join(tables)}"
+def _comparable(stmt: dict[str, Any]) -> bool:
+    verb = _shape(stmt).split(" ", 1)[0]
+    return verb not in DDL_VERBS and verb not in TRANSACTION_VERBS
 
 
-def align(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    """Index pairs of statements that correspond in the two legs, in order."""
-    shapes_a = [statement_shape(s["sql"]) for s in a]
-    shapes_b = [statement_shape(s["sql"]) for s in b]
-    matcher = difflib.SequenceMatcher(a=shapes_a, b=shapes_b, autojunk=False)
+def align(a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality | None = None) -> list[tuple[int, int]]:
+    """Index pairs of statements that correspond in the two legs, in order.
+
+    Statements correspond when they have the same shape (verb + tables), the
+    same result columns and equal parameters; the longest common subsequence
+    of those keys pairs them, so a statement only one dialect sends (a batch
+    split differently, a dialect's extra query) does not shift the rest.
+    """
+    eq = eq or ValueEquality(None, None)
+    keys_a = [_align_key(s, eq, "a") for s in a]
+    keys_b = [_align_key(s, eq, "b") for s in b]
+    matcher = difflib.SequenceMatcher(a=keys_a, b=keys_b, autojunk=False)
     pairs = []
     for block in matcher.get_matching_blocks():
         pairs.extend((block.a + k, block.b + k) for k in range(block.size))
     return pairs
 
 
+def statement_params(stmt: dict[str, Any]) -> Any:
+    """A statement's parameters (a list of values in bind-name order)."""
+    return stmt.get("params")
+
+
+def is_ordered(stmt: dict[str, Any]) -> bool:
+    """The statement has a top-level ORDER BY (``order_keys`` implies it)."""
+    return bool(stmt.get("ordered") or stmt.get("order_keys") is not None)
+
+
+_SHAPES: dict[str, str] = {}
+
+
+def _align_key(stmt: dict[str, Any], eq: ValueEquality, side: str) -> str:
+    params = eq.comparable(statement_params(stmt), side)
+    if isinstance(params, list):  # a dialect may add its own (SQLite: OFFSET 0 after LIMIT)
+        params = [v for v in params if not _filler(v)]
+    shape = _shape(stmt)
+    # result columns tell SELECTs apart; a write returns ids only where the dialect uses RETURNING
+    columns = stmt.get("columns") if shape.startswith(("SELECT", "WITH", "VALUES")) else None
+    return f"{shape}|{canonical_text(columns)}|{canonical_text(params)}"
+
+
+def _filler(value: Any) -> bool:
+    return type(value) is int and value in (0, -1)
+
+
+def params_compatible(pa: Any, pb: Any, eq: ValueEquality) -> bool:
+    """Equal parameters, ignoring ones only one dialect adds (``LIMIT ? OFFSET 0`` on SQLite)."""
+    if eq.equal(pa, pb):
+        return True
+    if isinstance(pa, list) and isinstance(pb, list) and len(pa) != len(pb):
+        return eq.equal([v for v in pa if not _filler(v)], [v for v in pb if not _filler(v)])
+    if (pa is None and pb == []) or (pb is None and pa == []):
+        return True
+    return False
+
+
 def first_statement_difference(
     a: list[dict[str, Any]],
     b: list[dict[str, Any]],
-    clock: _ClockEquality,
+    eq: ValueEquality,
     names: tuple[str, str],
     include_errors: bool = True,
+    notes: list[str] | None = None,
 ) -> dict[str, Any] | None:
-    for i, j in align(a, b):
+    for i, j in align(a, b, eq):
         left, right = a[i], b[j]
-        if not clock.equal(left.get("params"), right.get("params")):
+        if not _comparable(left) or not params_compatible(statement_params(left), statement_params(right), eq):
             continue
-        problem = _statement_mismatch(left, right, clock)
+        problem, tie_note = _statement_mismatch(left, right, eq)
+        if tie_note and notes is not None and tie_note not in notes:
+            notes.append(tie_note)
         if problem is None:
             continue
         if problem == "error" and not include_errors:
             continue
-        values = {names[0]: _result_of(left), names[1]: _result_of(right)}
+        values = {names[0]: _result_of(left, right), names[1]: _result_of(right, left)}
+        if problem in ("error", "rowcount", "digest", "new_id"):
+            shape = problem
+        elif is_ordered(left) and is_ordered(right):
+            shape = classify(values[names[0]], values[names[1]])
+        else:  # unordered: line the rows up before naming the difference
+            shape = classify(_loosely_sorted(values[names[0]]), _loosely_sorted(values[names[1]]))
         return {
             "source": "statement",
             "index": i,
+            "index_other": j,
             "label": None,
             "sql": {names[0]: left["sql"], names[1]: right["sql"]},
-            "params": left.get("params"),
+            "params": statement_params(left),
+            "columns": left.get("columns"),
+            "ordered": is_ordered(left) and is_ordered(right),
+            "order_by": left.get("order_by"),
             "values": values,
-            "shape": problem if problem in ("error", "rowcount") else classify(values[names[0]], values[names[1]]),
+            "shape": shape,
             "note": None,
         }
     return None
 
 
-def _result_of(stmt: dict[str, Any]) -> Any:
+def _loosely_sorted(rows: Any) -> Any:
+    if not isinstance(rows, list):
+        return rows
+    return sorted(rows, key=lambda r: canonical_text(r).lower())
+
+
+def _new_id(stmt: dict[str, Any], other: dict[str, Any]) -> int | None:
+    """The new row's id SQLite reported as ``lastrowid`` where the other dialect used RETURNING."""
+    if stmt.get("rows") is not None or stmt.get("lastrowid") is None:
+        return None
+    theirs = other.get("rows")
+    if theirs and len(theirs) == 1 and isinstance(theirs[0], list) and theirs[0] and type(theirs[0][0]) is int:
+        return stmt["lastrowid"]
+    return None
+
+
+def _result_of(stmt: dict[str, Any], other: dict[str, Any] | None = None) -> Any:
     if stmt.get("error"):
         return {"error": f"{stmt['error']['type']}: {stmt['error']['message']}"}
     if stmt.get("rows") is not None:
         return stmt["rows"]
+    if other is not None and _new_id(stmt, other) is not None:
+        return [[stmt["lastrowid"]]]
     return {"rowcount": stmt.get("rowcount")}
 
 
-def _statement_mismatch(left: dict[str, Any], right: dict[str, Any], clock: _ClockEquality) -> str | None:
+def _statement_mismatch(left: dict[str, Any], right: dict[str, Any], eq: ValueEquality) -> tuple[str | None, str | None]:
+    """``(problem, note)``: what differs between two aligned statements, if anything."""
     le, re_ = left.get("error"), right.get("error")
-    if bool(le) != bool(re_) or (le and re_ and le["type"] != re_["type"]):
-        return "error"
+    if bool(le) != bool(re_):
+        return "error", None
     if le and re_:
-        return None
-    if left.get("rows") is not None and right.get("rows") is not None:
+        if le["type"] == re_["type"]:
+            return None, None
+        fa = error_family(le["type"], le.get("message"), le.get("code"))
+        fb = error_family(re_["type"], re_.get("message"), re_.get("code"))
+        return (None if fa is not None and fa == fb else "error"), None
+    for mine, theirs in ((left, right), (right, left)):
+        new_id = _new_id(mine, theirs)
+        if new_id is not None:
+            return ("new_id" if new_id != theirs["rows"][0][0] else None), None
+    rows_a, rows_b = left.get("rows"), right.get("rows")
+    if rows_a is not None and rows_b is not None:
         # (one side without rows: RETURNING used by one dialect only, or not fetched)
-        rows_a, rows_b = left["rows"], right["rows"]
         if left.get("fetched", len(rows_a)) != right.get("fetched", len(rows_b)):
-            return "rows"
-        ordered = left.get("ordered") and right.get("ordered")
+            return "rows", None
+        ordered = is_ordered(left) and is_ordered(right)
+        digested = left.get("digested_rows") or right.get("digested_rows")
+        if digested and not ordered:
+            return ("digest" if left.get("set_digest") != right.get("set_digest") else None), None
         if not ordered:
-            rows_a, rows_b = _sorted(rows_a), _sorted(rows_b)
-        if not clock.equal(rows_a, rows_b):
-            return "rows"
-        if ordered and left.get("digest") != right.get("digest"):
-            return "rows"
-        return None
-    if left.get("rowcount") is not None and right.get("rowcount") is not None:
-        if left["rowcount"] != right["rowcount"]:
-            return "rowcount"
-    return None
+            if eq.equal(eq.sorted_rows(rows_a, "a"), eq.sorted_rows(rows_b, "b")):
+                return None, None
+            return "rows", None
+        if not eq.equal(rows_a, rows_b):
+            tie, clock = _tie_permutation(rows_a, rows_b, left.get("order_keys"), right.get("order_keys"), eq)
+            if not tie:
+                return "rows", None
+            if clock:
+                return None, TIE_NOTE
+        if digested and left.get("digest") != right.get("digest"):
+            if left.get("set_digest") != right.get("set_digest"):
+                return "digest", None
+        return None, None
+    count_a, count_b = left.get("rowcount"), right.get("rowcount")
+    if count_a is not None and count_b is not None and count_a != count_b:
+        return "rowcount", None
+    return None, None
 
 
-def _sorted(rows: list[Any]) -> list[Any]:
-    return sorted(rows, key=canonical_text)
+def _tie_permutation(rows_a: list, rows_b: list, keys_a: Any, keys_b: Any, eq: ValueEquality) -> tuple[bool, bool]:
+    """``(is_tie_only, tie_on_clock)``: the rows differ only in the order of rows with equal sort keys."""
+    if not keys_a or keys_a != keys_b or len(rows_a) != len(rows_b):
+        return False, False
+
+    def groups(rows: list, side: str) -> list[tuple[Any, list]]:
+        out: list[tuple[Any, list]] = []
+        for row in rows:
+            if not isinstance(row, list) or max(keys_a) >= len(row):
+                raise ValueError
+            key = [row[k] for k in keys_a]
+            if out and eq.equal(out[-1][0], key):
+                out[-1][1].append(row)
+            else:
+                out.append((key, [row]))
+        return out
+
+    try:
+        ga, gb = groups(rows_a, "a"), groups(rows_b, "b")
+    except ValueError:
+        return False, False
+    if len(ga) != len(gb):
+        return False, False
+    clock = False
+    for (ka, ra), (kb, rb) in zip(ga, gb):
+        if not eq.equal(ka, kb) or len(ra) != len(rb):
+            return False, False
+        if not eq.equal(eq.sorted_rows(ra, "a"), eq.sorted_rows(rb, "b")):
+            return False, False
+        if len(ra) > 1 and ra != rb and _has_clock(ka):
+            clock = True
+    return True, clock
 
 
-# -- equality with clock tolerance ---------------------------------------------------
+# -- equality with tolerances ----------------------------------------------------------
 
 
-class _ClockEquality:
-    """Structural equality where datetimes near each leg's start compare relative to it."""
+class ValueEquality:
+    """Structural equality of normalised values.
+
+    Numbers are equal to a relative ``REL_TOLERANCE``; datetimes near each
+    leg's start compare relative to it (``now() + 1 day`` computed in both legs).
+    """
 
     def __init__(self, start_a: dt.datetime | None, start_b: dt.datetime | None):
         self.start_a, self.start_b = start_a, start_b
 
     def equal(self, x: Any, y: Any) -> bool:
-        if x == y:
-            return True
-        if isinstance(x, dict) and isinstance(y, dict):
+        tx, ty = type(x), type(y)
+        if tx is bool or ty is bool:  # True == 1 in Python, not in the data
+            return tx is ty and x == y
+        if tx is ty and (tx is str or x is None):
+            return x == y
+        if tx is dict and ty is dict:
             if x.keys() != y.keys():
                 return False
             if len(x) == 1 and next(iter(x)) in ("$dt", "$dtz"):
                 return self._clock_equal(x, y)
             return all(self.equal(x[k], y[k]) for k in x)
-        if isinstance(x, list) and isinstance(y, list):
+        if tx is list and ty is list:
             return len(x) == len(y) and all(self.equal(p, q) for p, q in zip(x, y))
-        return False
+        if tx in (int, float) and ty in (int, float):
+            return x == y or math.isclose(x, y, rel_tol=REL_TOLERANCE, abs_tol=1e-12)
+        return x == y and tx is ty
 
     def _clock_equal(self, x: dict, y: dict) -> bool:
+        key = next(iter(x))
+        if x[key] == y[key]:
+            return True
         if self.start_a is None or self.start_b is None:
             return False
-        key = next(iter(x))
         try:
             a = _as_utc(dt.datetime.fromisoformat(x[key]))
             b = _as_utc(dt.datetime.fromisoformat(y[key]))
@@ -257,11 +536,56 @@ class _ClockEquality:
             return False
         return abs((a - self.start_a) - (b - self.start_b)) <= CLOCK_TOLERANCE
 
+    def comparable(self, value: Any, side: str) -> Any:
+        """``value`` with datetimes near the leg's start made relative to it (for sorting and keys)."""
+        start = self.start_a if side == "a" else self.start_b
+        if start is None:
+            return value
+        return _relative(value, start)
+
+    def sorted_rows(self, rows: list, side: str) -> list:
+        return sorted(rows, key=lambda r: canonical_text(self.comparable(r, side)))
+
+
+def _relative(value: Any, start: dt.datetime) -> Any:
+    tv = type(value)
+    if tv is list:
+        return [_relative(v, start) for v in value]
+    if tv is dict:
+        if len(value) == 1:
+            key = next(iter(value))
+            if key in ("$dt", "$dtz"):
+                try:
+                    moment = _as_utc(dt.datetime.fromisoformat(value[key]))
+                except (TypeError, ValueError):
+                    return value
+                if abs(moment - start) <= CLOCK_NEAR:
+                    seconds = round((moment - start).total_seconds() / CLOCK_TOLERANCE.total_seconds())
+                    return {key + "~": seconds}
+                return value
+        return {k: _relative(v, start) for k, v in value.items()}
+    return value
+
 
 def _as_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value.astimezone(dt.timezone.utc)
+
+
+def _has_clock(value: Any) -> bool:
+    if isinstance(value, dict):
+        return value.get("$masked") == "clock" or any(_has_clock(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_clock(v) for v in value)
+    return False
+
+
+def _involves_clock(diff: dict[str, Any]) -> bool:
+    values = (diff or {}).get("values") or {}
+    if diff.get("shape") not in ("order", "nulls_position", "value", "count", "rows"):
+        return False
+    return any(_has_clock(v) for v in values.values())
 
 
 # -- what a difference looks like -----------------------------------------------------
@@ -272,8 +596,11 @@ def classify(a: Any, b: Any) -> str:
 
     ``order``: same items in another order; ``case``: equal ignoring case;
     ``nulls_position``: same items with NULLs moved; ``naive_vs_aware``;
-    ``number_vs_string``; ``type``: different kinds of value; ``count``: different
-    number of items; otherwise ``value``.
+    ``number_vs_string``; ``bool_vs_number``; ``json_vs_text`` (parsed JSON vs
+    its text); ``datetime_vs_string``; ``padding`` (equal but for trailing
+    blanks); ``precision`` (numbers equal to a few digits); ``null_vs_value``;
+    ``type``: different kinds of value; ``count``: different number of items;
+    otherwise ``value``.
     """
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
@@ -287,19 +614,38 @@ def classify(a: Any, b: Any) -> str:
         for x, y in zip(a, b):
             if canonical_text(x) != canonical_text(y):
                 inner = classify(x, y)
-                if inner != "value":
-                    return inner
+                return inner if inner != "count" else "value"
         return "value"
     if _is_datetime_tag(a) and _is_datetime_tag(b) and next(iter(a)) != next(iter(b)):
         return "naive_vs_aware"
     if isinstance(a, dict) and isinstance(b, dict) and "$masked" in a and "$masked" in b:
         return "naive_vs_aware" if a.get("aware") != b.get("aware") else "value"
-    if isinstance(a, str) and isinstance(b, str) and a.lower() == b.lower():
-        return "case"
+    if (a is None) != (b is None):
+        return "null_vs_value"
+    if isinstance(a, str) and isinstance(b, str):
+        if a.lower() == b.lower():
+            return "case"
+        if a.rstrip() == b.rstrip():
+            return "padding"
+        return "value"
+    if isinstance(a, bool) != isinstance(b, bool) and (_is_number(a) or _is_number(b)):
+        return "bool_vs_number"
     if _is_number(a) and isinstance(b, str) or _is_number(b) and isinstance(a, str):
         return "number_vs_string"
-    if type(a) is not type(b) and not (_is_number(a) and _is_number(b)):
+    if isinstance(a, str) and isinstance(b, (dict, list)) and not _is_tag(b) or (
+        isinstance(b, str) and isinstance(a, (dict, list)) and not _is_tag(a)
+    ):
+        return "json_vs_text"
+    if isinstance(a, str) and _is_temporal_tag(b) or isinstance(b, str) and _is_temporal_tag(a):
+        return "datetime_vs_string"
+    if _is_number(a) and _is_number(b):
+        if a and b and abs(a - b) <= 1e-4 * max(abs(a), abs(b)):
+            return "precision"
+        return "value"
+    if type(a) is not type(b):
         return "type"
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() != b.keys():
+        return "type" if _is_tag(a) or _is_tag(b) else "value"
     return "value"
 
 
@@ -315,8 +661,16 @@ def _nulls_moved(a: list, b: list) -> bool:
     return bool(pa) and pa != pb
 
 
+def _is_tag(v: Any) -> bool:
+    return isinstance(v, dict) and len(v) >= 1 and all(str(k).startswith("$") for k in list(v)[:1])
+
+
 def _is_datetime_tag(v: Any) -> bool:
     return isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("$dt", "$dtz")
+
+
+def _is_temporal_tag(v: Any) -> bool:
+    return isinstance(v, dict) and len(v) >= 1 and next(iter(v)) in ("$dt", "$dtz", "$date", "$time", "$masked")
 
 
 def _is_number(v: Any) -> bool:

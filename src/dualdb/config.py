@@ -37,6 +37,7 @@ class Settings:
     alembic_revision: str = "head"
     max_statements: int = 200
     max_rows: int = 50
+    max_cells: int = 2000
     lock_timeout_ms: int = 10000
     shared_server: bool = False  # an xdist worker using the controller's local server
     extra: dict[str, Any] = field(default_factory=dict)
@@ -122,5 +123,6 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], env: dict[s
         alembic_revision=(ini("dualdb_alembic_revision") or "head").strip(),
         max_statements=_int_setting("dualdb_max_statements", ini("dualdb_max_statements"), 200),
         max_rows=_int_setting("dualdb_max_rows", ini("dualdb_max_rows"), 50),
+        max_cells=_int_setting("dualdb_max_cells", ini("dualdb_max_cells"), 2000),
         lock_timeout_ms=_int_setting("dualdb_lock_timeout_ms", ini("dualdb_lock_timeout_ms"), 10000),
     )

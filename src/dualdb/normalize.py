@@ -1,13 +1,40 @@
 """Canonical, JSON-able rendering of values so that equal data compares equal.
 
-Two drivers hand back the same data in different Python shapes (``Decimal``
-vs ``float``, ``1`` vs ``True``, ``dict`` key order). Comparing raw objects
-would flag all of that; comparing a canonical form flags only what a user of
-the data would notice. Some differences are deliberately *kept*: a naive
-datetime never equals an aware one, and a number never equals its string.
+sqllogictest-style: every value a leg saw is turned into a canonical form,
+and the two legs' forms are compared. Two drivers hand back the same data in
+different Python shapes; comparing raw objects would flag all of that, so the
+canonical form erases exactly the differences the application cannot notice
+and keeps the ones it can:
 
-Harness noise is masked rather than compared: timestamps taken from the clock
-during the test and random UUIDs would differ between the legs of any test.
+============================  ==============================================
+erased (compares equal)       kept (a real difference)
+============================  ==============================================
+``Decimal('1.50')`` / ``1.5``  ``1.5`` vs ``'1.5'`` (number vs string)
+``1`` / ``True`` in a         ``1`` vs ``True`` when the column is *not*
+``Boolean`` column             Boolean (SQLite has no boolean: the app sees 1)
+dict key order (JSON)          ``'{"a": 1}'`` (JSON text) vs ``{"a": 1}``
+floats within 12 significant   ``2.67`` vs ``2.68``
+digits (binary vs decimal)
+                               naive vs aware datetime (``$dt`` vs ``$dtz``)
+============================  ==============================================
+
+Numbers: a ``Decimal`` and a ``float`` are equal when they agree to
+``SIGNIFICANT_DIGITS`` (12) significant digits — SQLite stores NUMERIC as a
+binary double, PostgreSQL as an exact decimal, so ``0.1 + 0.2`` is
+``0.30000000000000004`` on one and ``0.3`` on the other; nobody's test means
+that. Integral values become ``int`` (``Decimal('2.00')`` -> ``2``).
+
+Harness noise is masked rather than compared: a datetime inside the leg's
+*clock window* (the leg's start .. end, plus a few seconds) was taken from the
+clock — ``now()``, ``CURRENT_TIMESTAMP``, ``datetime.now()`` defaults — and
+would differ between the legs of any test, so it becomes ``{"$masked":
+"clock", "aware": ...}`` (awareness is still compared: that difference is
+real). Random UUIDs (version 4, as objects or text) become ``{"$masked":
+"uuid4"}``.
+
+Large values are bounded: text longer than ``max_text`` characters (and bytes
+longer than ``max_bytes``) is kept as a prefix plus its length and hash, so it
+still compares exactly but costs a fixed amount of memory.
 """
 
 from __future__ import annotations
@@ -16,49 +43,87 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import hashlib
+import json
 import math
 import re
+import sys
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 SIGNIFICANT_DIGITS = 12
 UUID4_RE = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?4[0-9a-f]{3}-?[89ab][0-9a-f]{3}-?[0-9a-f]{12}$", re.I)
+ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
 CLOCK_SLACK = dt.timedelta(seconds=5)
 MAX_DEPTH = 12
+MAX_TEXT = 1000
+MAX_BYTES = 256
+TEXT_PREFIX = 80
+INTERN_TEXT = 64
+DATETIME_CACHE = 4096
+
+# Masks are shared constants: normalised values are never mutated, and a leg's
+# rows may hold thousands of them.
+MASK_UUID = {"$masked": "uuid4"}
+MASK_CLOCK_AWARE = {"$masked": "clock", "aware": True}
+MASK_CLOCK_NAIVE = {"$masked": "clock", "aware": False}
+_DATETIME_TAGS: dict[dt.datetime, dict] = {}
+
+# naive ``datetime.now()`` is local time; read it back to UTC with the process's offset
+_LOCAL_OFFSET = dt.datetime.now() - dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+_LOCAL_OFFSET = dt.timedelta(minutes=round(_LOCAL_OFFSET.total_seconds() / 60))
 
 
 @dataclasses.dataclass
 class Normalizer:
     """Renders values canonically; ``clock_window`` masks timestamps taken during the test.
 
-    The window is ``(start, end)`` in UTC; a datetime inside it (with a few
-    seconds of slack, and ``TimeZone`` applied to naive values as UTC) is
-    assumed to come from ``now()``/``datetime.now()`` and becomes a mask that
-    still records whether it was aware — that difference is real.
+    The window is ``(start, end)`` in UTC; a datetime inside it (with
+    ``CLOCK_SLACK`` either side; naive values read as UTC, or as local time
+    for ``datetime.now()``) is assumed to come from the clock.
     """
 
     clock_window: tuple[dt.datetime, dt.datetime] | None = None
     masked: int = 0
+    max_text: int = MAX_TEXT
+    max_bytes: int = MAX_BYTES
 
     def __call__(self, value: Any, type_hint: Any = None) -> Any:
         return self.normalize(value, type_hint)
 
     def normalize(self, value: Any, type_hint: Any = None, _depth: int = 0) -> Any:
-        if _depth > MAX_DEPTH:
-            return {"$repr": _short_repr(value)}
-        if value is None or isinstance(value, str) and not _looks_like_uuid4(value):
+        cls = type(value)
+        if cls is str:
+            n = len(value)
+            if (n == 32 or n == 36) and UUID4_RE.match(value):
+                return self._mask_uuid()
+            if n > self.max_text:
+                return _long_text(value)
+            if n <= INTERN_TEXT:
+                # test data repeats across legs and tests: keep one copy of short strings
+                return sys.intern(value)
             return value
-        if isinstance(value, bool):
+        if value is None or cls is bool:
             return value
-        if isinstance(value, int) and not isinstance(value, enum.Enum):
-            if _is_boolean_type(type_hint) and value in (0, 1):
+        if cls is int:
+            if type_hint is not None and value in (0, 1) and _is_boolean_type(type_hint):
                 return bool(value)
             return value
+        if cls is float or cls is decimal.Decimal:
+            return _number(value)
+        if _depth > MAX_DEPTH:
+            return {"$repr": _short_repr(value)}
+        if isinstance(value, enum.Enum):
+            return {"$enum": value.name}
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, int):
+            return int(value)
         if isinstance(value, (float, decimal.Decimal)):
             return _number(value)
-        if isinstance(value, str):  # a uuid4 in text form
-            return self._mask_uuid()
+        if isinstance(value, str):
+            return self.normalize(str(value), type_hint, _depth)
         if isinstance(value, dt.datetime):
             return self._datetime(value)
         if isinstance(value, dt.date):
@@ -66,15 +131,19 @@ class Normalizer:
         if isinstance(value, dt.time):
             return {"$time": value.isoformat()}
         if isinstance(value, dt.timedelta):
-            return {"$interval": value.total_seconds()}
+            return {"$interval": _number(value.total_seconds())}
         if isinstance(value, uuid.UUID):
             return self._mask_uuid() if value.version == 4 else {"$uuid": str(value)}
         if isinstance(value, (bytes, bytearray, memoryview)):
-            return {"$bytes": bytes(value).hex()}
-        if isinstance(value, enum.Enum):
-            return {"$enum": value.name}
+            data = bytes(value)
+            if len(data) > self.max_bytes:
+                return {"$bytes": data[:16].hex(), "len": len(data), "sha1": hashlib.sha1(data).hexdigest()}
+            return {"$bytes": data.hex()}
         if isinstance(value, Mapping):
-            return {str(k): self.normalize(v, None, _depth + 1) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+            return {
+                str(k): self.normalize(v, None, _depth + 1)
+                for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+            }
         if isinstance(value, (set, frozenset)):
             items = [self.normalize(v, None, _depth + 1) for v in value]
             return sorted(items, key=canonical_text)
@@ -86,30 +155,85 @@ class Normalizer:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return self.normalize(dataclasses.asdict(value), None, _depth + 1)
         if hasattr(value, "model_dump"):  # pydantic models
-            return self.normalize(value.model_dump(), None, _depth + 1)
+            try:
+                return self.normalize(value.model_dump(), None, _depth + 1)
+            except Exception:
+                pass
+        if hasattr(value, "obj") and type(value).__name__ in ("Json", "Jsonb"):  # psycopg JSON wrappers
+            return self.normalize(value.obj, None, _depth + 1)
         return {"$repr": _short_repr(value)}
+
+    def row(self, values: Any, processors: list | None = None, types: list | None = None) -> list:
+        """One result row: apply SQLAlchemy's result processors, then normalise each value.
+
+        The common plain values (None, bool, small text, int outside Boolean
+        columns) are handled inline: this runs for every captured row.
+        """
+        out = []
+        append = out.append
+        n_proc = len(processors) if processors else 0
+        n_types = len(types) if types else 0
+        norm = self.normalize
+        intern = sys.intern
+        for i, value in enumerate(values):
+            if i < n_proc and value is not None:
+                proc = processors[i]
+                if proc is not None:
+                    try:
+                        value = proc(value)
+                    except Exception:  # e.g. text that is not JSON stored in a JSON column on SQLite
+                        pass
+            cls = type(value)
+            if value is None or cls is bool:
+                append(value)
+            elif cls is str and len(value) <= INTERN_TEXT and len(value) not in (32, 36):
+                append(intern(value))
+            elif cls is int and (i >= n_types or value not in (0, 1)):
+                append(value)
+            else:
+                append(norm(value, types[i] if i < n_types else None))
+        return out
+
+    def values(self, values: Any) -> list:
+        """A list of parameter values (no type hints)."""
+        return self.row(values)
 
     def _mask_uuid(self) -> dict:
         self.masked += 1
-        return {"$masked": "uuid4"}
+        return MASK_UUID
+
+    def is_clock(self, value: dt.datetime) -> bool:
+        """Whether ``value`` lies in the clock window (was taken from the clock during the test)."""
+        if self.clock_window is None:
+            return False
+        aware = value.tzinfo is not None and value.utcoffset() is not None
+        start, end = self.clock_window
+        if aware:
+            as_utc = value.astimezone(dt.timezone.utc)
+        else:
+            as_utc = value.replace(tzinfo=dt.timezone.utc)
+        if start - CLOCK_SLACK <= as_utc <= end + CLOCK_SLACK:
+            return True
+        if not aware:
+            # naive datetime.now() (local time) rather than utcnow()
+            local_utc = as_utc - _LOCAL_OFFSET
+            return start - CLOCK_SLACK <= local_utc <= end + CLOCK_SLACK
+        return False
 
     def _datetime(self, value: dt.datetime) -> Any:
         aware = value.tzinfo is not None and value.utcoffset() is not None
-        if self.clock_window is not None:
-            as_utc = value.astimezone(dt.timezone.utc) if aware else value.replace(tzinfo=dt.timezone.utc)
-            start, end = self.clock_window
-            local_naive = value.replace(tzinfo=None)
-            local_now = dt.datetime.now()
-            in_window = start - CLOCK_SLACK <= as_utc <= end + CLOCK_SLACK
-            if not aware and not in_window:
-                # naive datetime.now() (local time) rather than utcnow()
-                in_window = abs(local_naive - local_now) <= (end - start) + CLOCK_SLACK * 2
-            if in_window:
-                self.masked += 1
-                return {"$masked": "clock", "aware": aware}
-        if aware:
-            return {"$dtz": value.astimezone(dt.timezone.utc).isoformat()}
-        return {"$dt": value.isoformat()}
+        if self.is_clock(value):
+            self.masked += 1
+            return MASK_CLOCK_AWARE if aware else MASK_CLOCK_NAIVE
+        # the same fixture datetimes recur in every leg: share their (never mutated) tags
+        tag = _DATETIME_TAGS.get(value) if not aware else None
+        if tag is None:
+            tag = {"$dtz": value.astimezone(dt.timezone.utc).isoformat()} if aware else {"$dt": value.isoformat()}
+            if not aware:
+                if len(_DATETIME_TAGS) >= DATETIME_CACHE:
+                    _DATETIME_TAGS.clear()
+                _DATETIME_TAGS[value] = tag
+        return tag
 
     def _mapped(self, value: Any, state: Any, depth: int) -> dict:
         out: dict[str, Any] = {"$obj": type(value).__name__}
@@ -120,13 +244,37 @@ class Normalizer:
         return out
 
 
+_NUMBERS: dict[Any, Any] = {}
+
+
 def _number(value: float | decimal.Decimal) -> Any:
-    """Numbers compare by value at 12 significant digits; specials become tags."""
+    """Numbers compare by value at 12 significant digits; specials become tags.
+
+    Memoised: test data repeats the same prices and measures in every leg
+    (``Decimal('10.50')`` and ``10.5`` are the same key and the same result).
+    """
+    try:
+        found = _NUMBERS.get(value)
+    except TypeError:  # a signalling NaN
+        found = None
+    if found is not None:
+        return found
+    result = _number_uncached(value)
+    if len(_NUMBERS) >= 8192:
+        _NUMBERS.clear()
+    if not isinstance(result, dict):  # NaN != NaN: never cached
+        _NUMBERS[value] = result
+    return result
+
+
+def _number_uncached(value: float | decimal.Decimal) -> Any:
     if isinstance(value, decimal.Decimal):
         if value.is_nan():
             return {"$float": "NaN"}
         if value.is_infinite():
             return {"$float": "Infinity" if value > 0 else "-Infinity"}
+        if value == value.to_integral_value() and abs(value) < 2**63:
+            return int(value)
         value = float(value)
     if math.isnan(value):
         return {"$float": "NaN"}
@@ -138,6 +286,14 @@ def _number(value: float | decimal.Decimal) -> Any:
     if rounded.is_integer() and abs(rounded) < 2**53:
         return int(rounded)
     return rounded
+
+
+def _long_text(value: str) -> dict:
+    return {
+        "$text": value[:TEXT_PREFIX],
+        "len": len(value),
+        "sha1": hashlib.sha1(value.encode("utf-8", "surrogatepass")).hexdigest(),
+    }
 
 
 def _looks_like_uuid4(text: str) -> bool:
@@ -167,14 +323,17 @@ def _mapped_instance_state(value: Any) -> Any:
 
 
 def _short_repr(value: Any, limit: int = 200) -> str:
-    text = repr(value)
+    """``repr`` without memory addresses (``<Money at 0x7f..>`` would differ between legs)."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    text = ADDRESS_RE.sub("", text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def canonical_text(value: Any) -> str:
     """A stable one-line text form of a normalised value (for sorting, hashing, display)."""
-    import json
-
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 

@@ -89,6 +89,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("dualdb_max_statements", "statements captured per test and leg (default 200)", default="")
     parser.addini("dualdb_max_rows", "rows kept per captured statement, the rest hashed (default 50)",
                   default="")
+    parser.addini("dualdb_max_cells", "values kept per test and leg across all statements, the rest "
+                  "hashed (default 2000)", default="")
     parser.addini("dualdb_lock_timeout_ms", "how long a statement of a rolled-back test may wait for a "
                   "lock before it fails with a hint instead of hanging (default 10000)", default="")
     parser.addini("dualdb_fastapi_app", "module:attribute of the FastAPI app used by the `client` fixture",
@@ -245,6 +247,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             leg.finish()
             report.dualdb = leg_payload(item, leg, state)
             report.dualdb["schema_findings"] = state.local_schema_findings()
+            del item.stash[LEG_KEY]  # the payload has it all; don't keep every leg alive
     elif PAIRED_KEY in item.stash:
         from .leg_outcome import paired_phase
 

@@ -69,6 +69,7 @@ class RunState:
             backend=backend,
             max_statements=self.settings.max_statements,
             max_rows=self.settings.max_rows,
+            max_cells=self.settings.max_cells,
         )
 
     def start_capture(self, leg: LegRecorder) -> None:
@@ -84,7 +85,10 @@ class RunState:
     # -- results -------------------------------------------------------------------
 
     def record_leg(self, nodeid: str, backend: str, leg: dict[str, Any]) -> None:
-        self.legs.setdefault(nodeid, {})[backend] = leg
+        legs = self.legs.setdefault(nodeid, {})
+        legs[backend] = leg
+        if len(legs) == 2:
+            _drop_evidence_if_same(nodeid, legs)
         info = leg.get("backend_info")
         if info:
             self.backend_info.setdefault(backend, info)
@@ -105,6 +109,25 @@ class RunState:
 
     def close(self) -> list[str]:
         return self.provisioner.close()
+
+
+def _drop_evidence_if_same(nodeid: str, legs: dict[str, dict[str, Any]]) -> None:
+    """Free the captured statements of a test whose legs agree: the report never shows them.
+
+    Keeps a long run's memory flat (most tests are ``same``); notes the
+    comparison produced are kept on the leg.
+    """
+    from .report.build import build_entry
+
+    if any(leg.get("paired_difference") for leg in legs.values()):
+        return
+    entry = build_entry(nodeid, legs)
+    if entry.verdict != "same":
+        return
+    first = next(iter(legs.values()))
+    first["harness_notes"] = list(entry.harness_notes)
+    for leg in legs.values():
+        leg["statements"] = []
 
 
 LOCK_HINT = (

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import MetaData, Table
 from sqlalchemy.engine import Engine
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from .errors import MetadataError
 
@@ -103,11 +102,9 @@ def _create_one(engine: Engine, table: Table) -> str | None:
     """Create one table and its indexes in its own transaction; return the error text."""
     try:
         with engine.begin() as conn:
-            if engine.dialect.has_table(conn, table.name, schema=table.schema):
-                return None
-            conn.execute(CreateTable(table))
-            for index in table.indexes:
-                conn.execute(CreateIndex(index))
+            # Table.create also creates what the table needs first (PostgreSQL enum
+            # types, standalone sequences) and its indexes; checkfirst skips existing ones
+            table.create(conn, checkfirst=True)
     except Exception as exc:  # any DDL error is reported, not raised
         message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {message}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..compare import LegView, compare_legs, evidence
+from ..compare import LegView, Verdict, compare_legs, evidence
 from ..explain import explain_entry
 from .model import BACKENDS, ErrorInfo, Explanation, Leg, Report, TestEntry
 
@@ -44,6 +44,9 @@ def build_report(
 def build_entry(nodeid: str, legs: dict[str, dict[str, Any]]) -> TestEntry:
     views = [leg_view(legs[name]) for name in BACKENDS]
     verdict = compare_legs(views[0], views[1], BACKENDS)
+    paired = legs[BACKENDS[0]].get("paired_difference")  # the `dual` fixture compared the engines itself
+    if paired:
+        verdict = Verdict("diverged", paired["kind"], paired["first_difference"])
     first = verdict.first_difference
     if verdict.verdict == "failed_both":
         first = evidence(views[0], views[1], BACKENDS)
@@ -57,6 +60,7 @@ def build_entry(nodeid: str, legs: dict[str, dict[str, Any]]) -> TestEntry:
     notes: list[str] = []
     for name in BACKENDS:
         notes.extend(legs[name].get("harness_notes") or [])
+    notes.extend(getattr(verdict, "notes", None) or [])
     entry.harness_notes = list(dict.fromkeys(notes))
     known = legs[BACKENDS[0]].get("known") or legs[BACKENDS[1]].get("known")
     if entry.verdict == "diverged":
