@@ -166,6 +166,15 @@ def test_factories_faker_and_nested_sessions_report_zero_divergences(inner):
             observe("ids", [first, second])
             assert session.query(User).count() == 1
 
+        def test_salted_hash_read_back_is_not_a_finding(db_session):
+            import hashlib, secrets
+            salt = secrets.token_hex(8)
+            user = User(name=hashlib.sha256(salt.encode()).hexdigest()[:20])
+            db_session.add(user)
+            db_session.commit()
+            db_session.expire_all()
+            assert db_session.get(User, user.id).name == user.name
+
         def test_random_tokens_are_not_findings(db_session, observe):
             token = uuid.uuid4()
             observe("token", token)
@@ -174,7 +183,7 @@ def test_factories_faker_and_nested_sessions_report_zero_divergences(inner):
         """,
     )
     result = inner.run("--dual-db")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=10)
     verdicts = inner.verdicts()
     assert {v for v, _ in verdicts.values()} == {"same"}, inner.report()["tests"]
     sqlite_obs = inner.entry("test_sequences_match")["legs"]["sqlite"]["observations"]
