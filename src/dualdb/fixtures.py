@@ -115,9 +115,18 @@ def db_fresh_engine(dualdb_backend: Backend, request: pytest.FixtureRequest) -> 
     PostgreSQL (``CREATE DATABASE ... TEMPLATE``); prefer ``db_session`` otherwise.
     """
     engine, cleanup = _state(request).provisioner.fresh_engine(dualdb_backend.name)
+    leg = request.node.stash.get(LEG_KEY, None)
+    capture = None
+    if leg is not None:  # its statements are evidence too (locking and isolation tests)
+        from .capture import StatementCapture
+
+        capture = StatementCapture(engine)
+        capture.start(leg)
     try:
         yield engine
     finally:
+        if capture is not None:
+            capture.stop()
         cleanup()
 
 
