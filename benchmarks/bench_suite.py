@@ -8,9 +8,11 @@ commit, query) and runs it with pytest in subprocesses:
 * plugin: the same tests using ``db_session``, on SQLite alone and on
   PostgreSQL alone (``dualdb_backend``), then ``--dual-db`` serial and ``-n 2``.
 
-Per-test cost is the slope between a run of N tests and a run of N/10, so
-pytest's start-up and collection are not counted. All runs use one local
-PostgreSQL server started by this script (the same server for both recipes).
+Per-test cost is measured inside the run by a small timing plugin: from the
+start of the first test to the end of the last, divided by N — so pytest's
+start-up, collection and the plugin's one-time provisioning are not counted.
+All runs use one local PostgreSQL server started by this script (the same
+server for both recipes). Whole-run numbers are wall clock.
 
     python benchmarks/bench_suite.py [--tests 500] [--repeat 3]
 """
@@ -106,8 +108,29 @@ def db_session():
 '''
 
 
+TIMER = '''
+import os, time
+
+_first = None
+
+
+def pytest_runtest_logstart(nodeid, location):
+    global _first
+    if _first is None:
+        _first = time.perf_counter()
+
+
+def pytest_sessionfinish(session):
+    path = os.environ.get("BENCH_TIMING")
+    if path and _first is not None:
+        with open(path, "w") as f:
+            f.write(repr(time.perf_counter() - _first))
+'''
+
+
 def write_suite(folder: Path, n: int, hand_written: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bench_timer.py").write_text(TIMER)
     (folder / "models.py").write_text(MODELS)
     (folder / "test_items.py").write_text(textwrap.dedent(TEST_BODY.format(n=n)))
     ini = "[pytest]\npythonpath = .\n"
@@ -118,26 +141,33 @@ def write_suite(folder: Path, n: int, hand_written: bool) -> None:
     (folder / "pytest.ini").write_text(ini)
 
 
-def run(folder: Path, args: list[str], env: dict[str, str]) -> float:
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args]
+def run(folder: Path, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall clock of the whole run, time from the first test's start to the end)."""
+    timing = folder / "timing.txt"
+    timing.unlink(missing_ok=True)
+    env = {**env, "BENCH_TIMING": str(timing), "PYTHONPATH": str(folder)}
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "bench_timer", *args]
     started = time.perf_counter()
     proc = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"benchmark run failed in {folder} {args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return elapsed
+    tests = float(timing.read_text()) if timing.exists() else float("nan")
+    return elapsed, tests
 
 
-def best(folder: Path, args: list[str], env: dict[str, str], repeat: int) -> float:
-    return min(run(folder, args, env) for _ in range(repeat))
+def best(folder: Path, args: list[str], env: dict[str, str], repeat: int) -> tuple[float, float]:
+    """Median over ``repeat`` runs of (wall clock, test phase)."""
+    runs = [run(folder, args, env) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=500)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    big, small = args.tests, max(args.tests // 10, 1)
+    n = args.tests
 
     server = start_server(find_binaries(os.environ.get("DUALDB_PG_BINARIES")))
     try:
@@ -150,59 +180,53 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DUALDB_", "PYTEST_"))}
-            results = measure(root, big, small, base_env, server.url, pg_hand_url, root / "hand.db", args.repeat)
+            results = measure(root, n, base_env, server.url, pg_hand_url, root / "hand.db", args.repeat)
     finally:
         server.stop()
-    print_results(results, big, small)
+    print_results(results, n, args.repeat)
     return 0
 
 
-def measure(root, big, small, env, pg_url, pg_hand_url, sqlite_file, repeat):  # noqa: ANN001, ANN201
-    out = {}
-    for size in (big, small):
-        write_suite(root / f"hand{size}", size, hand_written=True)
-        write_suite(root / f"plugin{size}", size, hand_written=False)
+def measure(root, n, env, pg_url, pg_hand_url, sqlite_file, repeat):  # noqa: ANN001, ANN201
+    write_suite(root / "hand", n, hand_written=True)
+    write_suite(root / "plugin", n, hand_written=False)
+    pg = ["--dualdb-pg-url", pg_url]
     cases = {
-        ("hand-written", "sqlite"): (f"hand", [], {"BENCH_URL": f"sqlite:///{sqlite_file}"}),
+        ("hand-written", "sqlite"): ("hand", [], {"BENCH_URL": f"sqlite:///{sqlite_file}"}),
         ("hand-written", "postgresql"): ("hand", [], {"BENCH_URL": pg_hand_url}),
         ("plugin", "sqlite"): ("plugin", [], {}),
-        ("plugin", "postgresql"): ("plugin", ["-o", "dualdb_backend=postgresql", "--dualdb-pg-url", pg_url], {}),
+        ("plugin", "postgresql"): ("plugin", ["-o", "dualdb_backend=postgresql", *pg], {}),
+        ("plugin", "dual"): ("plugin", ["--dual-db", *pg], {}),
+        ("plugin", "dual -n 2"): ("plugin", ["--dual-db", "-n", "2", *pg], {}),
+        ("plugin", "dual, own server"): ("plugin", ["--dual-db"], {}),
     }
-    for key, (prefix, extra, extra_env) in cases.items():
-        e = {**env, **extra_env}
-        t_big = best(root / f"{prefix}{big}", extra, e, repeat)
-        t_small = best(root / f"{prefix}{small}", extra, e, repeat)
-        out[key] = (t_big, (t_big - t_small) / (big - small) * 1000)
-    pg = ["--dualdb-pg-url", pg_url]
-    out[("plugin", "sqlite only, serial")] = (best(root / f"plugin{big}", [], env, repeat), None)
-    out[("plugin", "--dual-db, serial")] = (best(root / f"plugin{big}", ["--dual-db", *pg], env, repeat), None)
-    out[("plugin", "--dual-db, -n 2")] = (best(root / f"plugin{big}", ["--dual-db", "-n", "2", *pg], env, repeat), None)
-    out[("plugin", "--dual-db, own server")] = (best(root / f"plugin{big}", ["--dual-db"], env, repeat), None)
-    return out
+    return {key: best(root / folder, extra, {**env, **extra_env}, repeat) for key, (folder, extra, extra_env) in cases.items()}
 
 
-def print_results(out, big, small) -> None:  # noqa: ANN001
+def print_results(out, n, repeat) -> None:  # noqa: ANN001
     rows = []
     for engine in ("sqlite", "postgresql"):
-        hand = out[("hand-written", engine)][1]
-        plug = out[("plugin", engine)][1]
+        hand = out[("hand-written", engine)][1] / n * 1000
+        plug = out[("plugin", engine)][1] / n * 1000
         rows.append([engine, f"{hand:.2f}", f"{plug:.2f}", f"{plug / hand:.2f}"])
-    print(f"per-test cost (slope between {big} and {small} tests; best of runs)")
+    dual_leg = out[("plugin", "dual")][1] / (2 * n) * 1000
+    rows.append(["--dual-db (per leg, with capture)", "", f"{dual_leg:.2f}", ""])
+    print(f"per-test cost, {n} tests (insert 3 rows, commit, query); test phase only; median of {repeat}")
     print(tabulate(rows, headers=["engine", "hand-written ms/test", "plugin ms/test", "ratio plugin/hand"]))
     print()
-    sqlite_only = out[("plugin", "sqlite only, serial")][0]
-    dual = out[("plugin", "--dual-db, serial")][0]
-    par = out[("plugin", "--dual-db, -n 2")][0]
-    own = out[("plugin", "--dual-db, own server")][0]
+    sqlite_only = out[("plugin", "sqlite")][0]
+    dual = out[("plugin", "dual")][0]
+    par = out[("plugin", "dual -n 2")][0]
+    own = out[("plugin", "dual, own server")][0]
     rows = [
         ["SQLite only, serial", f"{sqlite_only:.2f}", "1.00"],
         ["--dual-db, serial", f"{dual:.2f}", f"{dual / sqlite_only:.2f}"],
         ["--dual-db, -n 2", f"{par:.2f}", f"{par / sqlite_only:.2f}"],
         ["--dual-db, serial, plugin starts its own server", f"{own:.2f}", f"{own / sqlite_only:.2f}"],
     ]
-    print(f"whole run of {big} tests (wall clock incl. pytest start-up)")
+    print(f"whole run of {n} tests, wall clock including pytest start-up; median of {repeat}")
     print(tabulate(rows, headers=["run", "seconds", "x SQLite-only"]))
-    print(f"-n 2 speed-up over serial dual run: {dual / par:.2f}x")
+    print(f"-n 2 speed-up over the serial dual run: {dual / par:.2f}x")
 
 
 if __name__ == "__main__":

@@ -146,6 +146,17 @@ def test_known_divergence_is_found_and_shrunk(dual):
     assert any(str(n).startswith("Falsifying example") for n in getattr(error, "__notes__", []))
 
 
+def test_stuck_shrinks_are_simplified_further(dual):
+    """Two changes at once (drop an 'a', plain 'A' for 'Å') reach what Hypothesis alone can miss."""
+    result = dual.run(bodies_in_order, ["aa", "Å"])
+    assert result.difference() == "value"
+    simpler = dual._simplify(bodies_in_order, result, "value", ordered=True)
+    (bodies,) = simpler.args
+    assert len(bodies) == 2 and all(len(b) <= 1 for b in bodies), bodies
+    assert simpler.difference() == "value"
+    assert dual.run(note_rows).sqlite == []  # the trial calls left nothing behind
+
+
 def test_known_equal_property_passes_200_examples(dual):
     """Exact equality on text is portable: 200 examples of fault-line text find nothing."""
 

@@ -188,7 +188,8 @@ def dual(request: pytest.FixtureRequest) -> Iterator[Any]:
     Each Hypothesis example runs in its own savepoint on each engine (ids
     restart too), so examples never see each other's rows; for that reason the
     plugin lifts Hypothesis's function-scoped-fixture health check for tests
-    whose only function-scoped argument is ``dual``. Works with or without
+    whose only function-scoped argument is ``dual`` (and skips the costly
+    ``explain`` phase; see ``allow_dual_in_given``). Works with or without
     ``--dual-db`` (the test runs once, on both engines); with it, a
     divergence is one report entry holding the minimal example. Costs a few
     ms per example. Strategies: ``dualdb.hypothesis``.
@@ -208,11 +209,14 @@ def dual(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def allow_dual_in_given(item: pytest.Item) -> None:
-    """Lift Hypothesis's function-scoped-fixture health check for a ``@given`` test taking ``dual``.
+    """Fit a ``@given`` test that takes ``dual`` to it: two Hypothesis settings change.
 
-    The check warns that a function-scoped fixture is not reset between
-    examples; ``dual`` resets itself per example. Any other function-scoped
-    argument of the test keeps the check in force.
+    * The function-scoped-fixture health check is lifted: it warns that a
+      fixture is not reset between examples, and ``dual`` resets itself per
+      example. Any other function-scoped argument of the test keeps it.
+    * The ``explain`` phase is dropped: it reruns the failing test hundreds of
+      times (two database round trips each, minutes for a mapped row) to
+      report which lines only failing examples ran — ``dualdb``'s own.
     """
     fn = getattr(item, "obj", None)
     fn = getattr(fn, "__func__", fn)
@@ -220,17 +224,22 @@ def allow_dual_in_given(item: pytest.Item) -> None:
     info = getattr(item, "_fixtureinfo", None)
     if settings is None or info is None:
         return
-    from hypothesis import HealthCheck, is_hypothesis_test
+    from hypothesis import HealthCheck, Phase, is_hypothesis_test
     from hypothesis import settings as Settings
 
-    if not is_hypothesis_test(fn) or HealthCheck.function_scoped_fixture in settings.suppress_health_check:
+    if not is_hypothesis_test(fn):
         return
+    changes: dict[str, Any] = {}
+    if Phase.explain in settings.phases:
+        changes["phases"] = [phase for phase in settings.phases if phase is not Phase.explain]
     params = getattr(getattr(item, "callspec", None), "params", {})
-    for name in set(info.argnames) - {"dual"} - set(params):
-        defs = info.name2fixturedefs.get(name)
-        if defs and defs[-1].scope == "function":
-            return
-    fn._hypothesis_internal_use_settings = Settings(
-        parent=settings,
-        suppress_health_check=[*settings.suppress_health_check, HealthCheck.function_scoped_fixture],
-    )
+    others = [
+        name
+        for name in set(info.argnames) - {"dual"} - set(params)
+        if (info.name2fixturedefs.get(name) or [None])[-1] is not None
+        and info.name2fixturedefs[name][-1].scope == "function"
+    ]
+    if not others and HealthCheck.function_scoped_fixture not in settings.suppress_health_check:
+        changes["suppress_health_check"] = [*settings.suppress_health_check, HealthCheck.function_scoped_fixture]
+    if changes:
+        fn._hypothesis_internal_use_settings = Settings(parent=settings, **changes)

@@ -45,6 +45,7 @@ so a failure shrinks to something a reader recognises (``['a', 'A']``, not
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from decimal import Decimal
 from typing import Any
@@ -68,14 +69,15 @@ __all__ = [
 
 POSTGRESQL = "postgresql"
 
-# The fault lines of text, simplest first (Hypothesis shrinks toward the front).
-CASE = ["a", "A", "b", "B", "z", "Z"]
+# The characters on text's fault lines. Strings are drawn either from these alone
+# (so case pairs, accents and wildcards meet often) or from all of Unicode.
+CASE = ["a", "A", "b", "B", "e", "E", "s", "S", "z", "Z"]
 WHITESPACE = [" ", "\t", "\n", "\u00a0"]  # trailing spaces; NBSP is not ASCII whitespace
 LIKE_META = ["%", "_", "\\"]
 NON_ASCII = [
     "é", "É",            # Latin-1 case pair: SQLite's lower()/upper()/LIKE only fold ASCII
-    "e\u0301",           # e + combining acute: looks like "é", is two code points
-    "ß", "ẞ", "SS",      # German sharp s: upper('ß') is 'SS' in full case mapping
+    "\u0301",            # combining acute: "e\u0301" looks like "é", is two code points
+    "ß", "ẞ",            # German sharp s: upper('ß') is 'SS' in full case mapping
     "ı", "İ", "i", "I",  # Turkish dotless/dotted i
     "σ", "ς", "Σ",       # Greek final sigma
     "ǅ",                 # titlecase digraph
@@ -102,26 +104,24 @@ def text_values(
     like_wildcards: bool = True,
     valid_for: str | None = POSTGRESQL,
 ) -> st.SearchStrategy[str]:
-    """Strings built from text fault lines, mixed with arbitrary Unicode.
+    """Strings from the text fault lines (``TEXT_FAULT_LINES``), or from all of Unicode.
 
     ``max_size`` counts characters (PostgreSQL's ``varchar(n)`` does too).
     ``like_wildcards=False`` leaves out ``%``, ``_`` and ``\\`` (for search
     terms the application escapes itself). PostgreSQL text cannot hold NUL,
     so ``\\x00`` only appears with ``valid_for=None``.
     """
-    pieces = [p for p in TEXT_FAULT_LINES if like_wildcards or p not in LIKE_META]
+    chars = [c for c in TEXT_FAULT_LINES if like_wildcards or c not in LIKE_META]
     exclude = "" if valid_for is None else "\x00"
+    if valid_for is None:
+        chars.append("\x00")
     if not like_wildcards:
         exclude += "".join(LIKE_META)
-    any_char = st.characters(codec="utf-8", exclude_characters=exclude or None)
-    piece = st.one_of(st.sampled_from(pieces), any_char)
-    if valid_for is None:
-        piece = st.one_of(piece, st.just("\x00"))
-    text = st.lists(piece, min_size=min_size, max_size=max_size if max_size is not None else 40).map("".join)
-    if max_size is not None:
-        limit = max_size
-        text = text.map(lambda s: s[:limit])
-    return text
+    size = {"min_size": min_size, "max_size": max_size}
+    return st.one_of(
+        st.text(alphabet=st.sampled_from(chars), **size),
+        st.text(alphabet=st.characters(codec="utf-8", exclude_characters=exclude or None), **size),
+    )
 
 
 def search_terms(
@@ -259,23 +259,35 @@ def _shortest(value: Decimal) -> Decimal:
 
 
 def floats(
-    width: int = 64, *, allow_nan: bool = True, allow_infinity: bool = True, valid_for: str | None = POSTGRESQL
+    width: int = 64,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    allow_nan: bool | None = None,
+    allow_infinity: bool | None = None,
+    valid_for: str | None = POSTGRESQL,
 ) -> st.SearchStrategy[float]:
     """Floats for ``double precision`` (64) or ``real`` (32): rounding ties, ``-0.0``, tiny and huge.
 
     PostgreSQL's float columns accept NaN and ±Infinity, so they appear by
-    default (SQLite stores NaN as NULL); switch them off for columns whose
-    application never produces them.
+    default (SQLite stores NaN as NULL) unless a bound is given; switch them
+    off for columns whose application never produces them. ``min_value`` /
+    ``max_value`` keep values in the application's range (ratings 0..5).
     """
-    nasty = list(NASTY_FLOATS)
+    bounded = min_value is not None or max_value is not None
+    allow_nan = not bounded if allow_nan is None else allow_nan
+    allow_infinity = not bounded if allow_infinity is None else allow_infinity
+    low = -math.inf if min_value is None else min_value
+    high = math.inf if max_value is None else max_value
+    nasty = [v for v in NASTY_FLOATS if low <= v <= high]
     if width == 32:
         nasty = [v for v in nasty if v == 0 or 1e-38 < abs(v) < 3.4e38]
-    specials = [v for v in FLOAT_SPECIALS if (allow_nan and v != v) or (allow_infinity and v == v)]
-    out = st.one_of(
-        st.sampled_from(nasty + specials),
-        st.floats(width=width, allow_nan=allow_nan, allow_infinity=allow_infinity),
+    specials = [v for v in FLOAT_SPECIALS if (allow_nan and v != v) or (allow_infinity and v == v and low <= v <= high)]
+    edges = nasty + specials
+    values = st.floats(
+        min_value=min_value, max_value=max_value, width=width, allow_nan=allow_nan, allow_infinity=allow_infinity
     )
-    return out
+    return st.one_of(st.sampled_from(edges), values) if edges else values
 
 
 # -- datetimes -----------------------------------------------------------------------------

@@ -225,7 +225,7 @@ def rolled_back_connection(backend: Backend) -> Iterator[tuple[Connection, Savep
         finally:
             conn.info.pop(TRACKER_KEY, None)
             if backend.name == "postgresql" and tracker.any_write:
-                _reset_sequences_before_rollback(conn)
+                _reset_sequences_before_rollback(conn, backend)
             if outer.is_active:
                 outer.rollback()
             elif conn.in_transaction():
@@ -235,7 +235,7 @@ def rolled_back_connection(backend: Backend) -> Iterator[tuple[Connection, Savep
         conn.close()
 
 
-def _reset_sequences_before_rollback(conn: Connection) -> None:
+def _reset_sequences_before_rollback(conn: Connection, backend: Backend) -> None:
     """Put sequences back for the next test (``setval`` survives the rollback that follows).
 
     Done only after a test that wrote, and inside its transaction to save a
@@ -243,11 +243,11 @@ def _reset_sequences_before_rollback(conn: Connection) -> None:
     """
     if _in_error(conn):
         conn.rollback()
-        postgres.reset_sequences(conn)
+        backend.sequence_reset = postgres.reset_sequences(conn, backend.sequence_reset)
         conn.commit()
         conn.begin()
     else:
-        postgres.reset_sequences(conn)
+        backend.sequence_reset = postgres.reset_sequences(conn, backend.sequence_reset)
 
 
 def savepoint_session(connection: Connection, **kwargs) -> Session:

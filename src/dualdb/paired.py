@@ -30,6 +30,13 @@ Why it is built this way
 * **Results are compared normalised**, with the same ``dualdb.normalize`` rules
   as the divergence report: ``Decimal('1.50')`` equals ``1.5``, dict key order
   does not matter, a naive datetime never equals an aware one.
+* **The reported example is as small as we can make it.** Hypothesis's
+  shrinker changes one thing at a time and sometimes stops at ``['aa', 'Å']``
+  when only two changes together reach ``['a', 'A']``. When Hypothesis replays
+  its final example, ``assert_same`` tries a bounded number of single and
+  paired simplifications of the call's arguments (each in a savepoint rolled
+  back afterwards) and reports the simplest call that still diverges the
+  same way, naming Hypothesis's original.
 """
 
 from __future__ import annotations
@@ -37,11 +44,14 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import difflib
+import itertools
 import json
+import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event
@@ -62,6 +72,8 @@ _UNUSED_SQL = (
     "/* dualdb */ SELECT setval(%(name)s::regclass, start_value, false) FROM pg_sequences "
     "WHERE format('%%I.%%I', schemaname, sequencename) = %(key)s::text"
 )
+SIMPLIFY_ATTEMPTS = 400
+SIMPLIFY_SECONDS = 2.0
 REPR_LIMIT = 120
 DIFF_WIDTH = 48
 
@@ -166,10 +178,11 @@ class PairedResult:
 class DivergenceError(AssertionError):
     """SQLite and PostgreSQL disagreed on one call; ``.result`` holds both sides."""
 
-    def __init__(self, result: PairedResult, kind: str, ordered: bool = True):
+    def __init__(self, result: PairedResult, kind: str, ordered: bool = True, simplified_from: str | None = None):
         self.result = result
         self.kind = kind
         self.ordered = ordered
+        self.simplified_from = simplified_from
         super().__init__(self._message())
 
     def _message(self) -> str:
@@ -180,6 +193,8 @@ class DivergenceError(AssertionError):
         }[self.kind]
         lines = [f"SQLite and PostgreSQL disagree on {self.result.call}: {what} ({self.kind})", ""]
         lines.append(self.result.side_by_side())
+        if self.simplified_from:
+            lines += ["", f"(simplified by dualdb from Hypothesis's example {self.simplified_from})"]
         if self.kind == "value" and self.ordered and _is_list(self.result.normalized.get("sqlite")):
             lines += ["", "(results are compared in order; pass ordered=False to compare them as a multiset)"]
         return "\n".join(lines)
@@ -235,21 +250,8 @@ class Paired:
         if self.closed:
             raise RuntimeError("this dual fixture is closed (used after its test ended?)")
         self._enter_hypothesis_example()
-        values: dict[str, Any] = {}
-        normalized: dict[str, Any] = {}
-        statements: dict[str, list[dict[str, Any]]] = {}
-        for name in ENGINES:
-            values[name], normalized[name], statements[name] = self._call(name, fn, args)
+        result = self._run_both(fn, args)
         self.calls += 1
-        result = PairedResult(
-            call=describe_call(fn, args),
-            args=args,
-            values=values,
-            normalized=normalized,
-            statements=statements,
-            example=self.examples if self._in_example else None,
-            hypothesis=self._in_example and not self._explicit_example,
-        )
         self.last = result
         return result
 
@@ -261,11 +263,23 @@ class Paired:
         that is agreement; when both raise the same non-database exception, it
         is re-raised — that is a bug in ``fn``, not a dialect difference.
         """
+        marks = None
+        if _final_hypothesis_example():  # keep a way back to before this call, to simplify it
+            self._enter_hypothesis_example()
+            marks = {name: side.mark() for name, side in self._sides.items()}
         result = self.run(fn, *args)
         kind = result.difference(ordered=ordered)
+        if marks is not None:
+            for name, side in self._sides.items():
+                side.settle(marks[name], rewind=kind is not None)
         if kind is not None:
+            original = None
+            if marks is not None:
+                simpler = self._simplify(fn, result, kind, ordered)
+                if simpler is not result:
+                    original, result = result.call, simpler
             self.last_divergence = (result, kind)
-            raise DivergenceError(result, kind, ordered)
+            raise DivergenceError(result, kind, ordered, simplified_from=original)
         first = result.values["sqlite"]
         if isinstance(first, Raised) and not first.database and first.exception is not None:
             raise first.exception
@@ -311,7 +325,6 @@ class Paired:
         carry the test's own outcome.
         """
         divergence = self._divergence_for(outcome, exception)
-        notes = [f"dual: {self.calls} paired call(s) in {self.examples} example(s)"]
         if divergence is None:
             return {
                 name: {
@@ -319,7 +332,7 @@ class Paired:
                     "error": error,
                     "observations": [],
                     "statements": [],
-                    "notes": list(notes),
+                    "notes": [],
                 }
                 for name in ENGINES
             }
@@ -333,7 +346,7 @@ class Paired:
                 "error": {"type": value.type, "message": value.message} if raised else None,
                 "observations": [] if raised else [{"label": result.call, "value": result.normalized[name]}],
                 "statements": result.statements.get(name, []),
-                "notes": list(notes),
+                "notes": [],
             }
         legs[ENGINES[0]]["paired_difference"] = {
             "kind": kind,
@@ -358,7 +371,10 @@ class Paired:
         a, b = (values[name] for name in ENGINES)
         falsifying = _falsifying_example(exception)
         source = "hypothesis" if result.hypothesis else "paired"
-        if falsifying:
+        simplified_from = getattr(_find_divergence_error(exception), "simplified_from", None)
+        if falsifying and simplified_from:
+            note = f"{falsifying}\n(simplified by dualdb to {result.call})"
+        elif falsifying:
             note = falsifying
         elif result.hypothesis:
             note = f"minimal example found by Hypothesis: {result.call}"
@@ -384,13 +400,16 @@ class Paired:
                 "call": result.call,
                 "args": self._normalize_safely(list(result.args)),
                 "hypothesis": falsifying,
+                "simplified_from": getattr(_find_divergence_error(exception), "simplified_from", None),
                 "examples_run": self.examples,
             },
         }
 
     # -- internals ------------------------------------------------------------------------
 
-    def _call(self, name: str, fn: Callable[..., Any], args: tuple) -> tuple[Any, Any, list[dict[str, Any]]]:
+    def _call(
+        self, name: str, fn: Callable[..., Any], args: tuple, discard: bool = False
+    ) -> tuple[Any, Any, list[dict[str, Any]]]:
         """One engine's side of a ``run()``: a call savepoint, a fresh session, ``fn``.
 
         Work ``fn`` committed stays for the rest of the example; uncommitted
@@ -402,6 +421,7 @@ class Paired:
         conn = side.connection()
         own_args = fresh_copy(args)
         before = side.sequence_snapshot()
+        trial = conn.begin_nested() if discard else None  # a what-if run: leaves no trace
         token = self._recorder.start(name) if self._recorder is not None else None
         call_tx = conn.begin_nested()
         session = Session(bind=conn, join_transaction_mode="create_savepoint")
@@ -426,9 +446,67 @@ class Paired:
                     call_tx.rollback()
                 else:
                     call_tx.commit()
-            if failed or not committed:
+            if trial is not None and trial.is_active:
+                trial.rollback()
+            if failed or not committed or discard:
                 side.restore_sequences(before)
         return result[0], result[1], statements
+
+    def _simplify(self, fn: Callable[..., Any], result: PairedResult, kind: str, ordered: bool) -> PairedResult:
+        """Look for a simpler call that still diverges the same way (Hypothesis's final example only).
+
+        Hypothesis's shrinker changes one thing at a time, so it can stop at
+        ``['aa', 'Å']`` when only two changes together reach ``['a', 'A']``.
+        This tries single and then paired simplifications of the arguments
+        (drop an item, drop a character, replace a character by a plainer one,
+        move a number toward zero), each call in a savepoint that is rolled
+        back. Bounded to ``SIMPLIFY_ATTEMPTS`` calls and ``SIMPLIFY_SECONDS``.
+        """
+        deadline = time.monotonic() + SIMPLIFY_SECONDS
+        attempts = 0
+        best = result
+
+        def still_diverges(args: tuple) -> PairedResult | None:
+            nonlocal attempts
+            attempts += 1
+            trial = self._run_both(fn, args, discard=True)
+            return trial if trial.difference(ordered=ordered) == kind else None
+
+        def exhausted() -> bool:
+            return attempts >= SIMPLIFY_ATTEMPTS or time.monotonic() > deadline
+
+        try:
+            while not exhausted():
+                found = None
+                singles = list(_simpler_args(best.args))
+                for candidate in itertools.chain(singles, _pairs(singles)):
+                    if exhausted():
+                        break
+                    found = still_diverges(candidate)
+                    if found is not None:
+                        break
+                if found is None:
+                    break
+                best = found
+        except Exception:  # simplifying is a courtesy: never lose the real failure over it
+            return best
+        return best
+
+    def _run_both(self, fn: Callable[..., Any], args: tuple, discard: bool = False) -> PairedResult:
+        values: dict[str, Any] = {}
+        normalized: dict[str, Any] = {}
+        statements: dict[str, list[dict[str, Any]]] = {}
+        for name in ENGINES:
+            values[name], normalized[name], statements[name] = self._call(name, fn, args, discard)
+        return PairedResult(
+            call=describe_call(fn, args),
+            args=args,
+            values=values,
+            normalized=normalized,
+            statements=statements,
+            example=self.examples if self._in_example else None,
+            hypothesis=self._in_example and not self._explicit_example,
+        )
 
     def _stop_recording(self, token: Any) -> list[dict[str, Any]]:
         if token is None:
@@ -513,6 +591,23 @@ class _Side:
             tx.rollback()
         self.restore_sequences(self.sequences)
         self.sequences = None
+
+    def mark(self) -> tuple[Any, dict[str, Any] | None]:
+        """A savepoint (and sequence positions) to come back to."""
+        conn = self.connection()
+        sequences = self.sequence_snapshot()
+        return conn.begin_nested(), sequences
+
+    def settle(self, mark: tuple[Any, dict[str, Any] | None], rewind: bool) -> None:
+        """Keep what happened since ``mark``, or undo it (``rewind``)."""
+        tx, sequences = mark
+        if not tx.is_active:
+            return
+        if rewind:
+            tx.rollback()
+            self.restore_sequences(sequences)
+        else:
+            tx.commit()
 
     def sequence_snapshot(self) -> dict[str, Any] | None:
         """PostgreSQL's sequence positions (SQLite's ids roll back by themselves)."""
@@ -704,7 +799,11 @@ def describe_call(fn: Callable[..., Any], args: tuple) -> str:
 def _safe_repr(value: Any) -> str:
     state = getattr(value, "_sa_instance_state", None)
     if state is not None and hasattr(state, "mapper"):
-        fields = ", ".join(f"{a.key}={state.dict[a.key]!r}" for a in state.mapper.column_attrs if a.key in state.dict)
+        fields = ", ".join(
+            f"{a.key}={state.dict[a.key]!r}"
+            for a in state.mapper.column_attrs
+            if state.dict.get(a.key) is not None
+        )
         return f"{type(value).__name__}({fields})"
     if isinstance(value, list) and value and all(getattr(v, "_sa_instance_state", None) is not None for v in value):
         return "[" + ", ".join(_safe_repr(v) for v in value) + "]"
@@ -731,6 +830,118 @@ def _is_list(value: Any) -> bool:
 
 def _as_multiset(value: Any) -> Any:
     return sorted(value, key=canonical_text) if isinstance(value, list) else value
+
+
+# -- simplifying a divergent call ---------------------------------------------------------
+
+_PLAIN = "aAbB"
+
+
+def _final_hypothesis_example() -> bool:
+    """True while Hypothesis replays the example it will report (after shrinking)."""
+    try:
+        from hypothesis.control import current_build_context, currently_in_test_context
+
+        return currently_in_test_context() and bool(getattr(current_build_context(), "is_final", False))
+    except Exception:
+        return False
+
+
+def _simpler_args(args: tuple) -> Iterator[tuple]:
+    for i, arg in enumerate(args):
+        for simpler in _simpler(arg):
+            yield args[:i] + (simpler,) + args[i + 1 :]
+
+
+def _pairs(singles: list[tuple]) -> Iterator[tuple]:
+    """Two changes at once: the j-th simplification of the i-th single one, small i + j first."""
+    subs: dict[int, list[tuple]] = {}
+    for total in range(2 * len(singles) + 8):
+        for i in range(min(total, len(singles) - 1), -1, -1):
+            if i not in subs:
+                subs[i] = list(_simpler_args(singles[i]))
+            j = total - i
+            if j < len(subs[i]):
+                yield subs[i][j]
+
+
+def _simpler(value: Any, depth: int = 0) -> Iterator[Any]:
+    """Strictly simpler variants of a value, one change each, most drastic first."""
+    if depth > 4:
+        return
+    state = getattr(value, "_sa_instance_state", None)
+    if state is not None:
+        if hasattr(state, "mapper") and state.key is None and state.session_id is None:
+            for attr in state.mapper.column_attrs:  # a generated row: simplify one column at a time
+                if attr.key in state.dict:
+                    for simpler in _simpler(state.dict[attr.key], depth + 1):
+                        clone = fresh_copy(value)
+                        setattr(clone, attr.key, simpler)
+                        yield clone
+        return
+    if isinstance(value, bool) or value is None:
+        if value is True:
+            yield False
+        return
+    if isinstance(value, str):
+        for i in range(len(value)):
+            yield value[:i] + value[i + 1 :]
+        for i, ch in enumerate(value):
+            for plain in _plainer_chars(ch):
+                yield value[:i] + plain + value[i + 1 :]
+        return
+    if isinstance(value, int):
+        if value != 0:
+            yield 0
+            if abs(value) > 1:
+                yield value // 2 if value > 0 else -(-value // 2)
+        return
+    if isinstance(value, float):
+        if value != 0 and value == value:
+            yield 0.0
+            if value != int(value) and abs(value) < 2**53:
+                yield float(int(value))
+        return
+    if isinstance(value, Decimal):
+        if value.is_finite() and value != 0:
+            yield Decimal(0)
+            if value != value.to_integral_value():
+                yield value.to_integral_value()
+        return
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        items = list(value)
+        for i in range(len(items)):
+            yield type(value)(items[:i] + items[i + 1 :])
+        for i, item in enumerate(items):
+            for simpler in _simpler(item, depth + 1):
+                yield type(value)(items[:i] + [simpler] + items[i + 1 :])
+        return
+    if isinstance(value, dict):
+        keys = list(value)
+        for key in keys:
+            yield {k: v for k, v in value.items() if k != key}
+        for key in keys:
+            for simpler in _simpler(value[key], depth + 1):
+                yield {k: (simpler if k == key else v) for k, v in value.items()}
+
+
+def _plainer_chars(ch: str) -> list[str]:
+    """Characters a reader finds plainer than ``ch``: its base letter, then ``a A b B``.
+
+    "Plainer" is a strict order (``a`` < ``A`` < ``b`` < ``B`` < everything else
+    by code point), so simplifying always ends.
+    """
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    out = []
+    for candidate in (base, base.lower(), base.upper(), *_PLAIN):
+        if len(candidate) == 1 and _plainness(candidate) < _plainness(ch) and candidate not in out:
+            out.append(candidate)
+    return out
+
+
+def _plainness(ch: str) -> int:
+    index = _PLAIN.find(ch)
+    return index if index >= 0 else len(_PLAIN) + ord(ch)
 
 
 # -- side-by-side rendering ----------------------------------------------------------------

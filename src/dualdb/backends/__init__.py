@@ -33,6 +33,7 @@ class Backend:
     collation: str | None = None
     schema: SchemaState = field(default_factory=SchemaState)
     warning: str | None = None
+    sequence_reset: str | None = None  # PostgreSQL: cached statement, rebuilt when the schema grows
     migration: object | None = None  # migrations.MigrationRun when the schema came from Alembic
 
     def __repr__(self) -> str:
@@ -100,6 +101,7 @@ class Provisioner:
             return
         if needs_refresh(self.metadatas, backend.schema):
             create_tables(backend.engine, self.metadatas, backend.schema)
+            backend.sequence_reset = None
 
     def build_schema(self, engine: Engine, name: str, state: SchemaState, *, main: bool = False):  # noqa: ANN201
         """The one place a new database gets its schema: the project's Alembic migrations
