@@ -19,6 +19,7 @@ from dualdb.backends import Provisioner
 from dualdb.config import Settings
 from dualdb.hypothesis import rows, text_values
 from dualdb.paired import DivergenceError, Paired, Raised, side_by_side
+from dualdb.paired import HYPOTHESIS_EXAMPLE_NOTES
 
 QUICK = settings(
     database=None,
@@ -143,7 +144,7 @@ def test_known_divergence_is_found_and_shrunk(dual):
     assert error.result.normalized["sqlite"] != error.result.normalized["postgresql"]
     message = str(error)
     assert "sqlite" in message and "postgresql" in message and "!" in message
-    assert any(str(n).startswith("Falsifying example") for n in getattr(error, "__notes__", []))
+    assert any(str(n).startswith(HYPOTHESIS_EXAMPLE_NOTES) for n in getattr(error, "__notes__", []))
 
 
 def test_stuck_shrinks_are_simplified_further(dual):
@@ -359,7 +360,7 @@ def test_dual_test_is_one_report_entry_with_the_minimal_example(inner, models_so
     assert len(shrunk) == 2 and all(len(s) <= 1 for s in shrunk)
     assert first["values"]["sqlite"] != first["values"]["postgresql"]
     assert sorted(first["values"]["sqlite"]) == sorted(first["values"]["postgresql"])
-    assert first["example"]["hypothesis"].startswith("Falsifying example")
+    assert first["example"]["hypothesis"].startswith(HYPOTHESIS_EXAMPLE_NOTES)
     assert "ORDER BY" in first["sql"]["postgresql"]
     assert ordering["category"] is not None  # went through the explanation rules
     for name in ("sqlite", "postgresql"):

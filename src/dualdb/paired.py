@@ -762,12 +762,18 @@ def _find_divergence_error(exc: BaseException | None) -> DivergenceError | None:
     return None
 
 
+HYPOTHESIS_EXAMPLE_NOTES = ("Falsifying example", "Failing test case")
+
+
 def _falsifying_example(exc: BaseException | None) -> str | None:
-    """Hypothesis's "Falsifying example: test_x(names=['a', 'A'])" note, if any."""
+    """Hypothesis's note naming the failing example, if any.
+
+    ``Falsifying example: test_x(...)`` before Hypothesis 6.16x, ``Failing test case: ...`` since.
+    """
     found = _find_divergence_error(exc) or exc
     for candidate in (found, exc):
         for note in getattr(candidate, "__notes__", ()) or ():
-            if str(note).startswith("Falsifying"):
+            if str(note).startswith(HYPOTHESIS_EXAMPLE_NOTES):
                 return str(note)
     return None
 
