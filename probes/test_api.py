@@ -72,7 +72,7 @@ def names(response) -> list[str]:
 
 
 # ---------------------------------------------------------------------- divergent
-@pytest.mark.probe(category="collation", expect="diverged")
+@pytest.mark.probe(category="collation", expect="diverged", needs="linguistic")
 def test_api_products_sorted_by_name(api, catalog, observe):
     """``GET /products?sort=name`` (silent: both return 200).
 

@@ -19,7 +19,7 @@ from dualdb.probes.models import Product, User
 
 
 # ---------------------------------------------------------------------- divergent
-@pytest.mark.probe(category="collation", expect="diverged")
+@pytest.mark.probe(category="collation", expect="diverged", needs="linguistic")
 def test_product_list_is_alphabetical(db_session, make_product):
     """``ORDER BY name`` is "alphabetical" in two different ways.
 
@@ -57,7 +57,7 @@ def test_product_list_is_alphabetical_fixed(db_session, make_product):
     assert names == ["Apple juice", "apple pie", "Banana bread", "cherry tart"]
 
 
-@pytest.mark.probe(category="collation", expect="diverged")
+@pytest.mark.probe(category="collation", expect="diverged", needs="linguistic")
 def test_member_directory_with_accented_names(db_session, make_user, observe):
     """Accented first letters sort after ``z`` on SQLite (silent: both pass).
 
@@ -114,7 +114,7 @@ def test_search_is_case_insensitive_with_like_fixed(db_session, make_product):
     assert found == ["iPhone case", "Phone charger", "Headphones"]
 
 
-@pytest.mark.probe(category="collation", expect="diverged")
+@pytest.mark.probe(category="collation", expect="diverged", needs="linguistic")
 def test_directory_page_a_to_m(db_session, make_product, observe):
     """A range filter on text (silent: both pass).
 
@@ -154,7 +154,7 @@ def test_directory_page_a_to_m_fixed(db_session, make_product, observe):
     assert page == ["apple", "Banana", "mango"]
 
 
-@pytest.mark.probe(category="collation", expect="diverged")
+@pytest.mark.probe(category="collation", expect="diverged", needs="linguistic")
 def test_first_author_alphabetically_with_min(db_session, make_user, observe):
     """``MIN()`` on text follows the collation too (silent: both pass).
 
@@ -173,7 +173,7 @@ def test_first_author_alphabetically_with_min(db_session, make_user, observe):
     assert first
 
 
-@pytest.mark.probe(category="collation", expect="diverged")
+@pytest.mark.probe(category="collation", expect="diverged", needs="linguistic")
 def test_draft_names_sorted_with_underscore(db_session, make_product, observe):
     """Punctuation sorts differently (silent: both pass).
 

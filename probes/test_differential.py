@@ -47,7 +47,7 @@ def catalog_page(session, names):
     return session.scalars(select(Product.name).order_by(Product.name)).all()
 
 
-@pytest.mark.probe(category="collation", expect="diverged")
+@pytest.mark.probe(category="collation", expect="diverged", needs="linguistic")
 @given(names=names)
 def test_catalog_order_by_name(dual, names):
     """``ORDER BY name`` for any names: minimal example two one-letter names, ``['a', 'A']``.
@@ -81,7 +81,7 @@ def search_box_ignoring_case(session, name, term):
     return session.scalars(select(Product.name).where(Product.name.icontains(term, autoescape=True))).all()
 
 
-@pytest.mark.probe(category="strings", expect="diverged")
+@pytest.mark.probe(category="strings", expect="diverged", needs="linguistic")
 @given(name_and_term)
 def test_search_box_ilike(dual, name_and_term):
     """``icontains`` (``ILIKE`` on PostgreSQL, ``lower() LIKE lower()`` on SQLite): shrinks to e.g. ``('Å', 'å')``.
@@ -158,7 +158,7 @@ def display_names(session, name):
     return session.execute(select(func.upper(Product.name), func.lower(Product.name))).one()
 
 
-@pytest.mark.probe(category="strings", expect="diverged")
+@pytest.mark.probe(category="strings", expect="diverged", needs="linguistic")
 @given(name=text_values(max_size=6))
 def test_upper_lower_of_names(dual, name):
     """``upper(name)``, ``lower(name)`` in SQL: shrinks to one accented letter, e.g. ``'é'``.

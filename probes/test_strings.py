@@ -23,7 +23,7 @@ from dualdb.probes.models import Order, Product, User
 
 
 # ---------------------------------------------------------------------- divergent
-@pytest.mark.probe(category="strings", expect="diverged")
+@pytest.mark.probe(category="strings", expect="diverged", needs="linguistic")
 def test_member_search_ignores_case_of_accented_names(db_session, make_user):
     """Case-insensitive search with non-ASCII letters.
 
@@ -43,7 +43,7 @@ def test_member_search_ignores_case_of_accented_names(db_session, make_user):
     assert found == ["Durand"]
 
 
-@pytest.mark.probe(category="strings", expect="diverged")
+@pytest.mark.probe(category="strings", expect="diverged", needs="linguistic")
 def test_street_names_normalised_with_upper(db_session, make_user, observe):
     """``upper()`` of ``ß`` (silent: both pass).
 
