@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..capture import statement_shape
+from ..compare import classify
 from ..normalize import canonical_text
 
 BACKENDS = ("sqlite", "postgresql")
@@ -38,6 +40,9 @@ class Facts:
     ordered: bool = False
     notes: list[str] = field(default_factory=list)
     order_by: list | None = None  # [[type name, nullable], ...] of the differing statement's ORDER BY
+    order_keys: list | None = None  # result positions of that ORDER BY's keys (when ``values`` are its rows)
+    statements_by: dict[str, list] = field(default_factory=dict)  # every statement of each leg, as captured
+    focus_index: dict[str, int] = field(default_factory=dict)  # position of the focus statement in each leg
 
     def one_sided(self, pattern: str) -> bool:
         """The error pattern occurs on exactly one engine (so it is part of the divergence)."""
@@ -117,23 +122,49 @@ class Facts:
         return any(tb == ta[k:] + ta[:k] for k in range(1, len(ta)))
 
     def collation_order(self) -> bool:
-        """SQLite's strings are in byte order and PostgreSQL's in a linguistic order."""
-        for column in range(4):
+        """SQLite's strings are in byte order and PostgreSQL's in a linguistic order.
+
+        The ORDER BY key columns are looked at when they are known; otherwise
+        any text column of the rows that is sorted that way on both sides counts.
+        """
+        a_rows = self.values.get(BACKENDS[0])
+        b_rows = self.values.get(BACKENDS[1])
+        if not isinstance(a_rows, list) or not isinstance(b_rows, list) or len(a_rows) != len(b_rows):
+            return False
+        if self.order_keys:
+            columns = [k for k in self.order_keys if isinstance(k, int)]
+        else:
+            first = a_rows[0] if a_rows else None
+            columns = list(range(min(len(first), 32))) if isinstance(first, list) else [0]
+        for column in columns:
             a = self.column_values(BACKENDS[0], column)
             b = self.column_values(BACKENDS[1], column)
-            if not a or not b or len(a) != len(b):
-                return False
-            if not all(isinstance(x, str) for x in a + b):
+            if not a or not b or len(a) != len(b) or len(a) < 2 or a == b:
                 continue
-            if a == b:
+            if not all(isinstance(x, str) for x in a + b) or sorted(a) != sorted(b):
                 continue
-            if len(a) < 2 or sorted(a) != sorted(b):
-                return False
             for reverse in (False, True):
                 if a == sorted(a, reverse=reverse) and b == sorted(b, key=linguistic_key, reverse=reverse):
                     return True
-            return False
         return False
+
+    # -- the statements of a leg -----------------------------------------------------
+    def before_focus(self, backend: str) -> list[dict]:
+        """The statements the leg ran before the focus statement (all of them when it is unknown)."""
+        statements = self.statements_by.get(backend) or []
+        index = self.focus_index.get(backend)
+        return list(statements[:index]) if isinstance(index, int) else list(statements)
+
+    def repeated_reads(self, backend: str) -> dict[str, list[str]]:
+        """``{statement shape + params: [result, ...]}`` of the reads the leg ran more than once."""
+        out: dict[str, list[str]] = {}
+        for stmt in self.statements_by.get(backend) or []:
+            sql = str(stmt.get("sql") or "")
+            if stmt.get("rows") is None or stmt.get("error") or not re.match(r"\s*(SELECT|WITH)\b", sql, re.I):
+                continue
+            key = f"{statement_shape(sql)}|{canonical_text(stmt.get('params'))}"
+            out.setdefault(key, []).append(canonical_text(stmt.get("rows")))
+        return {k: v for k, v in out.items() if len(v) > 1}
 
 
 def linguistic_key(text: str) -> tuple:
@@ -191,7 +222,20 @@ def facts_of(entry: Any) -> Facts:
     ordered = bool(first.get("ordered"))
     evidence = first.get("statement") if isinstance(first.get("statement"), dict) else None
     order_by = first.get("order_by")
-    if evidence is not None and (
+    order_keys = None
+    focus_index: dict[str, int] = {}
+    statements = {name: list((legs.get(name) or {}).get("statements") or []) for name in BACKENDS}
+    if source == "statement":
+        focus_index = _indices(first)
+        order_keys = _raw_order_keys(statements, focus_index)
+    picked = _observation_evidence(statements, values, evidence) if source == "observation" else None
+    if picked is not None:
+        # the statement the observed value came from says more than the value alone
+        shape, values = picked["shape"], picked["values"]
+        params, ordered = picked["params"], picked["ordered"]
+        order_by, order_keys = picked["order_by"], picked["order_keys"]
+        diff_sql, focus_index = picked["sql"], picked["index"]
+    elif evidence is not None and (
         source == "observation" or (source == "outcome" and _assertion_failure(legs))
     ):
         # the statement where the legs parted says more than the assertion or the observed value
@@ -199,8 +243,11 @@ def facts_of(entry: Any) -> Facts:
         params, ordered = evidence.get("params"), bool(evidence.get("ordered"))
         order_by = evidence.get("order_by")
         diff_sql = evidence.get("sql") or diff_sql
+        focus_index = _indices(evidence)
+        order_keys = _raw_order_keys(statements, focus_index)
     elif evidence is not None:
         diff_sql = evidence.get("sql") or diff_sql
+        focus_index = _indices(evidence)
     focus_by: dict[str, str] = {}
     failing_stmt = {name: _failing_sql(legs.get(name) or {}) for name in BACKENDS}
     for name in BACKENDS:
@@ -234,7 +281,143 @@ def facts_of(entry: Any) -> Facts:
         ordered=ordered,
         notes=list(_get(entry, "harness_notes") or []),
         order_by=order_by if isinstance(order_by, list) else None,
+        order_keys=order_keys if isinstance(order_keys, list) else None,
+        statements_by=statements,
+        focus_index=focus_index,
     )
+
+
+def _indices(diff: dict[str, Any]) -> dict[str, int]:
+    """Positions of a statement difference's two statements in their legs."""
+    out = {}
+    for name, key in zip(BACKENDS, ("index", "index_other")):
+        if isinstance(diff.get(key), int):
+            out[name] = diff[key]
+    return out
+
+
+def _raw_order_keys(statements: dict[str, list], index: dict[str, int]) -> list | None:
+    """The ORDER BY key positions of the SQLite statement at ``index`` (when both legs agree on them)."""
+    keys = []
+    for name in BACKENDS:
+        i = index.get(name)
+        stmts = statements.get(name) or []
+        if not isinstance(i, int) or not 0 <= i < len(stmts):
+            return None
+        keys.append(stmts[i].get("order_keys"))
+    return list(keys[0]) if keys[0] and keys[0] == keys[1] else None
+
+
+def _produces(stmt: dict[str, Any], observed: Any) -> Any:
+    """How a statement's result holds an observed value: a column position, ``"rows"``, ``"id"``; else None."""
+    if not isinstance(stmt, dict) or stmt.get("error"):
+        return None
+    rows = stmt.get("rows")
+    if isinstance(observed, list):
+        if not observed or not isinstance(rows, list) or len(rows) != len(observed):
+            return None
+        want = [canonical_text(v) for v in observed]
+        got = [canonical_text(r) for r in rows]
+        if got == want:
+            return "rows"
+        width = len(rows[0]) if isinstance(rows[0], list) else 0
+        for column in range(width):
+            col = [canonical_text(r[column]) if isinstance(r, list) and len(r) > column else "" for r in rows]
+            if col == want or sorted(col) == sorted(want):
+                return column
+        return "rows" if sorted(got) == sorted(want) else None
+    if isinstance(observed, (dict, type(None))):
+        return None
+    if isinstance(rows, list):
+        if len(rows) == 1 and isinstance(rows[0], list):
+            wanted = canonical_text(observed)
+            for column, value in enumerate(rows[0]):
+                if canonical_text(value) == wanted:
+                    return column
+        return None
+    if type(observed) is int and stmt.get("lastrowid") == observed:
+        return "id"
+    return None
+
+
+def _observation_evidence(statements: dict[str, list], observed: Any, evidence: dict | None) -> dict | None:
+    """The pair of statements an observed value came from, as a statement difference.
+
+    The first differing statement (``evidence``) is used when it produced the
+    observed value on both legs; otherwise the last statement of the same shape on
+    each leg that did (and whose results differ). Multi-column rows are narrowed to
+    the observed column so that unrelated columns (a timestamp's offset, say) do not
+    hide the difference the test looked at. Without such a statement the evidence
+    is used as it is; ``None`` when there is none either.
+    """
+    if not isinstance(observed, dict):
+        return None
+    obs = {name: observed.get(name) for name in BACKENDS}
+    stmts_a, stmts_b = statements.get(BACKENDS[0]) or [], statements.get(BACKENDS[1]) or []
+
+    def build(i: int, j: int) -> dict | None:
+        a, b = stmts_a[i], stmts_b[j]
+        ka, kb = _produces(a, obs[BACKENDS[0]]), _produces(b, obs[BACKENDS[1]])
+        if ka is None or kb is None:
+            return None
+        index = {BACKENDS[0]: i, BACKENDS[1]: j}
+        order_keys = _raw_order_keys(statements, index)
+        if "id" in (ka, kb):
+            values = {BACKENDS[0]: [[obs[BACKENDS[0]]]], BACKENDS[1]: [[obs[BACKENDS[1]]]]}
+            shape = "new_id"
+        elif isinstance(ka, int) and isinstance(kb, int) and isinstance(obs[BACKENDS[0]], list):
+            values = {BACKENDS[0]: _column(a.get("rows"), ka), BACKENDS[1]: _column(b.get("rows"), kb)}
+            shape, order_keys = classify(values[BACKENDS[0]], values[BACKENDS[1]]), None
+        elif evidence is not None and index == _indices(evidence):
+            values, shape = evidence.get("values") or {}, evidence.get("shape")
+        else:
+            values = {BACKENDS[0]: a.get("rows"), BACKENDS[1]: b.get("rows")}
+            if not (a.get("ordered") and b.get("ordered")):
+                values = {name: _loosely_sorted(rows) for name, rows in values.items()}
+            shape = classify(values[BACKENDS[0]], values[BACKENDS[1]])
+        if canonical_text(values.get(BACKENDS[0])) == canonical_text(values.get(BACKENDS[1])):
+            return None  # the statement agrees on what was observed: the legs parted elsewhere
+        return {
+            "shape": shape, "values": values, "params": a.get("params"),
+            "ordered": bool(a.get("ordered") and b.get("ordered")),
+            "order_by": a.get("order_by"), "order_keys": order_keys,
+            "sql": {BACKENDS[0]: a.get("sql"), BACKENDS[1]: b.get("sql")}, "index": index,
+        }
+
+    if evidence is not None:
+        i, j = evidence.get("index"), evidence.get("index_other")
+        if isinstance(i, int) and isinstance(j, int) and 0 <= i < len(stmts_a) and 0 <= j < len(stmts_b):
+            found = build(i, j)
+            if found is not None:
+                return found
+    shapes_b: list[str] | None = None
+    for i in range(len(stmts_a) - 1, -1, -1):
+        if _produces(stmts_a[i], obs[BACKENDS[0]]) is None:
+            continue
+        shape = statement_shape(str(stmts_a[i].get("sql") or ""))
+        if shapes_b is None:
+            shapes_b = [statement_shape(str(s.get("sql") or "")) if isinstance(s, dict) else "" for s in stmts_b]
+        for j in range(len(stmts_b) - 1, -1, -1):
+            if shapes_b[j] == shape:
+                found = build(i, j)
+                if found is not None:
+                    return found
+    if evidence is None:
+        return None
+    return {
+        "shape": evidence.get("shape"), "values": evidence.get("values") or {},
+        "params": evidence.get("params"), "ordered": bool(evidence.get("ordered")),
+        "order_by": evidence.get("order_by"), "order_keys": _raw_order_keys(statements, _indices(evidence)),
+        "sql": evidence.get("sql") or {}, "index": _indices(evidence),
+    }
+
+
+def _loosely_sorted(rows: Any) -> Any:
+    return sorted(rows, key=lambda r: canonical_text(r).lower()) if isinstance(rows, list) else rows
+
+
+def _column(rows: Any, column: int) -> list:
+    return [r[column] if isinstance(r, list) and len(r) > column else None for r in rows or []]
 
 
 def _assertion_failure(legs: dict[str, dict]) -> bool:

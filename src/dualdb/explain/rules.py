@@ -5,7 +5,8 @@ most general (the shape of a value difference). Each names a category from
 DESIGN.md, says in one line what happened, why the engines differ, and how
 to fix the *application* code — with the portable SQLAlchemy construct where
 one exists. Every rule is exercised by a real SQLite/PostgreSQL divergence in
-``tests/test_divergences.py``.
+``tests/test_divergences.py``; ``tests/test_probe_categories.py`` checks the
+categories they assign against the teaching catalog's markers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..capture import statement_shape
+from ..normalize import canonical_text
 from .facts import Facts, facts_of
 
 SQLITE, PG = "sqlite", "postgresql"
@@ -128,16 +131,23 @@ def _arrays(f: Facts) -> bool:
 @rule(
     "array-functions",
     "arrays",
-    "Array functions exist only on PostgreSQL",
-    "`array_agg`, `unnest`, `array_length`, `cardinality` and friends are PostgreSQL "
-    "functions; SQLite has no arrays and answers `no such function`.",
-    "Aggregate in Python (`session.scalars(select(Model.name)).all()`), or use a portable "
-    "aggregate: `func.count()`, or JSON aggregation behind a small dialect-specific helper "
-    "(`@compiles` on a custom function element).",
+    "List functions exist on one engine only",
+    "Lists are handled with each engine's own functions. PostgreSQL has real arrays: "
+    "`array_agg`, `unnest`, `array_length`, `cardinality` (SQLite answers `no such function`) "
+    "and `json_agg` / `json_array_elements` for JSON lists. SQLite fakes lists with JSON1: "
+    "`json_each(doc, '$.path')` unnests one and `json_group_array()` aggregates rows into one; "
+    "PostgreSQL has no `json_group_array`, and its `json_each` takes a single argument and "
+    "expands an *object*.",
+    "Unnest and aggregate in Python (`session.scalars(select(Model.name)).all()`, "
+    "`collections.Counter`), or keep the list in a child table and `GROUP BY` it through a "
+    "`relationship()`; when one string is enough, `func.aggregate_strings(col, ',')` renders "
+    "each engine's aggregate.",
 )
 def _array_functions(f: Facts) -> bool:
     return f.error_on(SQLITE, r"no such function: (array_agg|unnest|array_length|array_position|"
-                      r"array_append|array_remove|array_cat|cardinality|array_to_string|string_to_array)")
+                      r"array_append|array_remove|array_cat|cardinality|array_to_string|string_to_array|"
+                      r"jsonb?_agg|jsonb?_array_elements(_text)?)\b") or f.error_on(
+        PG, r"function (json_each|json_tree|json_group_array)\(")
 
 
 # ======================================================================================
@@ -211,14 +221,20 @@ def _json_arrow(f: Facts) -> bool:
 @rule(
     "json-scalar-extraction",
     "json",
-    "A JSON scalar extracted as text differs between engines",
+    "A JSON element extracted by key differs between engines",
     "SQLite's `JSON_EXTRACT` turns JSON `true` into 1 and numbers into SQL numbers before the "
     "cast; PostgreSQL's `->>` renders the JSON text (`'true'`). The same `.as_string()` on a "
-    "boolean or number element therefore gives '1' on one engine and 'true' on the other.",
+    "boolean or number element therefore gives '1' on one engine and 'true' on the other. "
+    "And SQLite reads the key as a JSON *path* (`$.\"key\"`): a key containing a quote or other "
+    "path syntax fails there (`JSON path error`) while PostgreSQL's `->>` takes any text.",
     "Extract with the accessor of the element's real type: `.as_boolean()` for flags, "
-    "`.as_integer()` / `.as_float()` for numbers; keep `.as_string()` for JSON strings.",
+    "`.as_integer()` / `.as_float()` for numbers; keep `.as_string()` for JSON strings. Keep "
+    "keys to plain names (validate keys that come from users), or read the whole document "
+    "(`select(Model.attrs)`) and index it in Python.",
 )
 def _json_scalar(f: Facts) -> bool:
+    if f.error_on(SQLITE, r"JSON path error|bad JSON path") and f.in_focus(r"JSON_EXTRACT|->", SQLITE):
+        return True
     return _differs(f) and f.in_focus(r"JSON_EXTRACT", SQLITE) and f.in_focus(r"->>|#>>|->", PG)
 
 
@@ -382,7 +398,8 @@ def _ties(f: Facts) -> bool:
     "`lower(x) LIKE lower(y)` on SQLite.",
 )
 def _ilike(f: Facts) -> bool:
-    return f.error_on(SQLITE, r'near "I?LIKE"') or (f.in_focus(r"\bILIKE\b") and f.only_fails(SQLITE))
+    # SQLAlchemy's .ilike() renders lower() LIKE lower() on SQLite: only raw ILIKE reaches it
+    return f.error_on(SQLITE, r'near "I?LIKE"') or (f.in_focus(r"\bILIKE\b", SQLITE) and f.only_fails(SQLITE))
 
 
 @rule(
@@ -630,15 +647,35 @@ def _locked(f: Facts) -> bool:
 @rule(
     "isolation-level",
     "isolation",
-    "Transaction isolation levels are set differently",
+    "Transaction isolation works differently on each engine",
     "`SET TRANSACTION ISOLATION LEVEL` is PostgreSQL syntax and must come before the "
-    "transaction's first query; SQLite has no such statement (it is always serializable).",
+    "transaction's first query; SQLite has no such statement. And the levels behave "
+    "differently: a PostgreSQL REPEATABLE READ / SERIALIZABLE transaction reads one snapshot, "
+    "so a query repeated while another connection commits returns the same rows; pysqlite's "
+    "default transaction handling does not even begin a transaction for SELECT, so each "
+    "SQLite read sees the latest commit.",
     "Set isolation through SQLAlchemy: `engine.execution_options(isolation_level="
     "'SERIALIZABLE')` or `connection.execution_options(isolation_level=...)` before the "
-    "transaction begins — SQLAlchemy maps it per dialect.",
+    "transaction begins — SQLAlchemy maps it per dialect; on SQLite make reads transactional "
+    "with the pysqlite recipe (`isolation_level=None` on connect, `BEGIN` in a `begin` event) "
+    "or `autocommit=False` on Python 3.12+, and test concurrent paths on PostgreSQL "
+    "(`db_fresh_engine`, two connections).",
 )
 def _isolation(f: Facts) -> bool:
-    return f.any_error(r"ISOLATION LEVEL|near \"SET\"") and f.in_sql(r"ISOLATION LEVEL")
+    return (f.any_error(r"ISOLATION LEVEL|near \"SET\"") and f.in_sql(r"ISOLATION LEVEL")) or _unrepeatable_read(f)
+
+
+def _unrepeatable_read(f: Facts) -> bool:
+    """A read repeated in the test changed its result on one engine and stayed put on the other."""
+    focus = f.focus_by.get(SQLITE, "")
+    if not focus or f.shape == "error":
+        return False
+    prefix = statement_shape(focus) + "|"
+    other = f.repeated_reads(PG)
+    for key, results in f.repeated_reads(SQLITE).items():
+        if key.startswith(prefix) and key in other and (len(set(results)) > 1) != (len(set(other[key])) > 1):
+            return True
+    return False
 
 
 # ======================================================================================
@@ -651,13 +688,41 @@ def _isolation(f: Facts) -> bool:
     "constraints",
     "Foreign keys are not enforced by SQLite by default",
     "SQLite ignores FOREIGN KEY constraints unless `PRAGMA foreign_keys=ON` is set on "
-    "every connection; PostgreSQL always enforces them.",
+    "every connection; PostgreSQL always enforces them. Their actions go with them: "
+    "`ondelete=\"CASCADE\"` / `\"SET NULL\"` never run on SQLite, so deleting a parent "
+    "leaves its children behind (orphans pointing at a missing row) where PostgreSQL "
+    "deletes or updates them.",
     "Enable the pragma in the application's SQLite engine (an `@event.listens_for(engine, "
     "'connect')` hook; in tests `dualdb_sqlite_pragmas = foreign_keys=ON`), and create "
-    "parent rows first.",
+    "parent rows first; or delete children explicitly before the parent "
+    "(`delete(Child).where(Child.parent_id == parent.id)`).",
 )
 def _fk(f: Facts) -> bool:
-    return f.one_sided(r"foreign key")
+    return f.one_sided(r"foreign key") or _cascade_skipped(f)
+
+
+def _cascade_skipped(f: Facts) -> bool:
+    """After a DELETE, a read of another table finds rows (or values) on SQLite that PostgreSQL removed."""
+    if f.failing or not _differs(f) or f.shape in ("order", "new_id"):
+        return False
+    focus = f.focus_by.get(SQLITE, "")
+    if not re.match(r"\s*(SELECT|WITH)\b", focus):
+        return False
+    deleted = set()
+    for stmt in f.before_focus(SQLITE):
+        m = re.match(r"\s*DELETE\s+FROM\s+\"?(\w+)", str(stmt.get("sql") or ""), re.I)
+        if m and not stmt.get("error"):
+            deleted.add(m.group(1).lower())
+    read = {t.lower() for t in re.findall(r"\b(?:FROM|JOIN)\s+\"?(\w+)", focus, re.I)}
+    if not deleted or not (read - deleted):
+        return False
+    a, b = f.values.get(SQLITE), f.values.get(PG)
+    if f.shape == "null_vs_value":  # SET NULL ran on PostgreSQL only
+        return canonical_text(b).count("null") > canonical_text(a).count("null")
+    if isinstance(a, list) and isinstance(b, list) and len(a) != len(b):
+        return len(a) > len(b)
+    na, nb = _flat_numbers(a), _flat_numbers(b)
+    return len(na) == len(nb) == 1 and na[0] > nb[0]  # a count
 
 
 @rule(
@@ -1025,32 +1090,47 @@ def _dt_strict(f: Facts) -> bool:
 @rule(
     "date-format-function",
     "datetime",
-    "Date formatting and truncation functions are engine-specific",
+    "Date formatting and truncation are engine-specific",
     "`strftime`, `julianday` and `datetime()` are SQLite's; `to_char`, `date_trunc`, "
-    "`age` and `extract(epoch ...)` are PostgreSQL's.",
-    "Use portable constructs: `extract('year', Model.ts)` (SQLAlchemy renders each "
-    "engine's form), `cast(Model.ts, Date)`, or group in Python; for month buckets a "
-    "small `@compiles` function per dialect.",
+    "`age` and `extract(epoch ...)` are PostgreSQL's. `CAST(x AS DATE)` truncates to the day "
+    "only on PostgreSQL: SQLite has no date type, `DATE`/`TIMESTAMP` in a CAST mean NUMERIC "
+    "affinity, so `CAST('2024-03-01 12:00:00' AS DATE)` is the number 2024.",
+    "Use constructs both engines evaluate alike: `extract('year', Model.ts)` (SQLAlchemy "
+    "renders each engine's form), `func.date(Model.ts, type_=Date)` to truncate to the day "
+    "(not `cast(Model.ts, Date)`), a half-open range `Model.ts >= day, Model.ts < next_day`, "
+    "or group in Python; for month buckets a small `@compiles` function per dialect.",
 )
 def _date_format(f: Facts) -> bool:
     return f.error_on(PG, r"function (strftime|julianday|datetime|unixepoch|time|date)\(") or f.error_on(
         SQLITE, r"no such function: (to_char|to_date|to_timestamp|date_trunc|date_part|age|make_date|"
         r"make_timestamp|justify_\w+|now|clock_timestamp|timezone)\b"
-    ) or (bool(f.failing) and f.in_focus(r"AT TIME ZONE"))
+    ) or (bool(f.failing) and f.in_focus(r"AT TIME ZONE")) or (
+        (_differs(f) or bool(f.failing))
+        and f.in_focus(r"CAST\s*\((?:(?!\bAS\b).)+\bAS\s+(DATE|DATETIME|TIMESTAMP|TIME)\b", SQLITE)
+    )
 
 
 @rule(
     "date-arithmetic",
     "datetime",
-    "Adding an interval to a datetime column",
-    "PostgreSQL adds an interval to a timestamp; SQLite stores datetimes as text, so "
-    "`ts + interval` becomes numeric addition of two strings and yields a number "
-    "(SQLAlchemy then fails to read it as a datetime).",
-    "Do date arithmetic in Python where possible (`order.ship_by + timedelta(days=30)`); in "
-    "SQL use a per-dialect expression (`func.datetime(ts, '+30 days')` on SQLite, "
-    "`ts + interval` on PostgreSQL) behind a `@compiles` helper.",
+    "Arithmetic on datetime columns works only on PostgreSQL",
+    "PostgreSQL adds an interval to a timestamp and subtracts two timestamps into an "
+    "interval (a `timedelta`). SQLite stores datetimes as text, so `ts + interval` and "
+    "`shipped_at - created_at` are numeric operations on two strings: they yield a number "
+    "(0, or a difference of years), which SQLAlchemy then fails to read as a datetime or "
+    "`Interval` (`TypeError`), or which is silently wrong.",
+    "Do date arithmetic in Python where possible (`order.ship_by + timedelta(days=30)`, "
+    "`shipped - created` after loading both); for a duration in SQL subtract epoch seconds, "
+    "which both engines compute: `extract('epoch', Model.shipped_at) - extract('epoch', "
+    "Model.created_at)`; otherwise a per-dialect expression behind a `@compiles` helper.",
 )
 def _date_arith(f: Facts) -> bool:
+    if '"$interval"' in canonical_text(f.values):  # one engine computed an interval
+        return True
+    if f.only_fails(SQLITE) and f.error_on(SQLITE, r"fromisoformat|Interval|timedelta") and f.in_focus(
+        r"[\w\])]\s+-\s+[\w(]", SQLITE
+    ):
+        return True
     return (bool(f.failing) or _differs(f)) and (
         '"$interval"' in f.params or '"$interval"' in f.all_params or f.in_focus(r"\bINTERVAL\b")
     )
@@ -1109,8 +1189,10 @@ def _date_text(f: Facts) -> bool:
     "A date comes back as text from SQLite",
     "SQLite's date functions (`date()`, `datetime()`) return text, and raw SQL has no "
     "result type; PostgreSQL returns `date`/`timestamp` objects.",
-    "Declare the result type: `cast(Model.ts, Date)` or `type_coerce(func.date(Model.ts), "
-    "Date)` — SQLAlchemy then parses SQLite's text into `datetime.date`.",
+    "Declare the result type: `func.date(Model.ts, type_=Date)` (or `type_coerce(..., Date)`), "
+    "and for raw SQL `text('...').columns(created_at=DateTime)` — SQLAlchemy then parses "
+    "SQLite's text into `datetime` objects. (Not `cast(Model.ts, Date)`: on SQLite that is "
+    "a numeric cast.)",
 )
 def _date_as_text(f: Facts) -> bool:
     return f.shape == "datetime_vs_string"
@@ -1183,12 +1265,13 @@ def _pg_only_fn(f: Facts) -> bool:
 @rule(
     "unordered-limit",
     "ordering",
-    "First rows of a query without ORDER BY",
+    "A query without ORDER BY returns rows in scan order",
     "Without ORDER BY, row order is whatever the engine's scan produces: SQLite returns "
     "rowid order, PostgreSQL returns heap order, and an UPDATE moves the row to the end. "
-    "`LIMIT`, `.first()` and pagination then pick other rows.",
-    "Always order before limiting: `select(...).order_by(Model.id).limit(1)`; in the ORM, "
-    "add `order_by=` to relationships whose order matters.",
+    "Lists come back in another order, and `LIMIT`, `.first()` and pagination pick other rows.",
+    "Always say the order, before limiting too: `select(...).order_by(Model.id).limit(1)`; in "
+    "the ORM, add `order_by=` to relationships whose order matters "
+    "(`relationship(order_by=Post.id)`).",
 )
 def _unordered(f: Facts) -> bool:
     if f.shape not in ("value", "order", "count", "case", "rows"):
