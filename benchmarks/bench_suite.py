@@ -156,12 +156,6 @@ def run(folder: Path, args: list[str], env: dict[str, str]) -> tuple[float, floa
     return elapsed, tests
 
 
-def best(folder: Path, args: list[str], env: dict[str, str], repeat: int) -> tuple[float, float]:
-    """Median over ``repeat`` runs of (wall clock, test phase)."""
-    runs = [run(folder, args, env) for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tests", type=int, default=500)
@@ -200,7 +194,15 @@ def measure(root, n, env, pg_url, pg_hand_url, sqlite_file, repeat):  # noqa: AN
         ("plugin", "dual -n 2"): ("plugin", ["--dual-db", "-n", "2", *pg], {}),
         ("plugin", "dual, own server"): ("plugin", ["--dual-db"], {}),
     }
-    return {key: best(root / folder, extra, {**env, **extra_env}, repeat) for key, (folder, extra, extra_env) in cases.items()}
+    # Interleaved (every case once per round) so drift in machine load hits all cases alike.
+    runs: dict = {key: [] for key in cases}
+    for _ in range(repeat):
+        for key, (folder, extra, extra_env) in cases.items():
+            runs[key].append(run(root / folder, extra, {**env, **extra_env}))
+    return {
+        key: (statistics.median(r[0] for r in values), statistics.median(r[1] for r in values))
+        for key, values in runs.items()
+    }
 
 
 def print_results(out, n, repeat) -> None:  # noqa: ANN001
