@@ -193,3 +193,37 @@ def test_async_fixtures_under_anyio_without_pytest_asyncio(inner):
         "test_names": ("diverged", "value"),
         "test_sync_test_gets_a_private_loop": ("same", None),
     }
+
+
+def test_async_fastapi_project_with_a_three_line_conftest(inner):
+    shutil.copytree(PROJECTS / "async_app" / "shop", inner.pytester.path / "shop")
+    inner.project(
+        ini="dualdb_metadata = shop.models:Base\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function",
+        conftest="""
+        from dualdb.fastapi import async_client
+        from shop.api import app, get_db
+        import pytest_asyncio
+        @pytest_asyncio.fixture
+        async def client(db_async_session, observe):
+            async with async_client(app, get_db, db_async_session, observe) as c:
+                yield c
+        """,
+        test_api="""
+        async def test_create(client):
+            r = await client.post("/customers", json={"email": "ann@x.io", "name": "Ann"})
+            assert r.status_code == 201
+
+        async def test_search(client):
+            await client.post("/customers", json={"email": "al@x.io", "name": "Alice"})
+            await client.get("/customers", params={"name_like": "alice"})
+        """,
+    )
+    result = inner.run("--dual-db")
+    result.assert_outcomes(passed=4)
+    report = inner.report()
+    verdicts = {t["nodeid"].split("::")[1]: (t["verdict"], t["kind"]) for t in report["tests"]}
+    assert verdicts == {"test_create": ("same", None), "test_search": ("diverged", "value")}
+    diff = entry(report, "test_api.py::test_search")["first_difference"]
+    assert diff["label"].startswith("GET /customers")
+    assert diff["values"]["sqlite"]["body"] == [{"id": 1, "name": "Alice"}]
+    assert diff["values"]["postgresql"]["body"] == []

@@ -11,6 +11,14 @@ Two pieces, usable separately:
   and body) with ``observe``, so an API test that passes on both engines but
   returns different JSON is reported as diverged.
 
+For async apps, ``async_client(app, get_db, db_async_session, observe)`` is
+the same for ``httpx.AsyncClient`` — a whole conftest is three lines::
+
+    @pytest_asyncio.fixture
+    async def client(db_async_session, observe):
+        async with async_client(app, get_db, db_async_session, observe) as c:
+            yield c
+
 The ``client`` fixture combines both when the ini names the app::
 
     [pytest]
@@ -21,8 +29,8 @@ The ``client`` fixture combines both when the ini names the app::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -72,6 +80,47 @@ class ObservingClient(TestClient):
         response = super().request(method, url, *args, **kwargs)
         self._observe(f"{method.upper()} {url}", {"status": response.status_code, "body": _body(response)})
         return response
+
+
+@asynccontextmanager
+async def async_client(
+    app: Any,
+    get_db: Callable,
+    session: Any,
+    observe: Callable[[str, Any], None] | None = None,
+    base_url: str = "http://test",
+) -> AsyncIterator[Any]:
+    """An ``httpx.AsyncClient`` on ``app`` whose ``get_db`` yields the test's ``AsyncSession``.
+
+    With ``observe``, every response (status and body) is recorded, so an
+    endpoint returning different data on the two engines is reported.
+    """
+    import httpx
+
+    async def _shared() -> AsyncIterator[Any]:
+        yield session
+
+    hooks = {}
+    if observe is not None:
+
+        async def _record(response: Any) -> None:
+            await response.aread()
+            request = response.request
+            target = request.url.raw_path.decode() if hasattr(request.url, "raw_path") else str(request.url)
+            observe(f"{request.method} {target}", {"status": response.status_code, "body": _body(response)})
+
+        hooks = {"response": [_record]}
+    previous = app.dependency_overrides.get(get_db)
+    app.dependency_overrides[get_db] = _shared
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url, event_hooks=hooks) as client:
+            yield client
+    finally:
+        if previous is None:
+            app.dependency_overrides.pop(get_db, None)
+        else:
+            app.dependency_overrides[get_db] = previous
 
 
 def _body(response: Any) -> Any:
