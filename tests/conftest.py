@@ -59,6 +59,8 @@ class InnerRun:
 
     def project(self, models: str | None = None, ini: str = "", **files: str) -> None:
         lines = ["[pytest]", "pythonpath = ."]
+        if "asyncio_default_fixture_loop_scope" not in ini:
+            lines.append("asyncio_default_fixture_loop_scope = function")  # quiets pytest-asyncio
         if models is not None:
             self.pytester.makepyfile(models=models)
             lines.append("dualdb_metadata = models:Base")
