@@ -27,6 +27,7 @@ class RunState:
         self.worker = worker
         self.provisioner = Provisioner(settings, self._load_metadata, worker)
         self.captures: dict[str, StatementCapture] = {}
+        self._prepared: set[str] = set()
         self.extra_captures: dict[str, list[StatementCapture]] = {}  # e.g. the async engine's
         self.schema_findings: list[dict[str, Any]] = []  # from legs (xdist workers) and local runs
         self.legs: dict[str, dict[str, dict[str, Any]]] = {}
@@ -40,8 +41,10 @@ class RunState:
 
     def backend(self, name: str) -> Backend:
         backend = self.provisioner.get(name)
-        if name not in self.captures:
-            self.captures[name] = StatementCapture(backend.engine)
+        if name not in self._prepared:
+            self._prepared.add(name)
+            if self.settings.dual:  # statements are only compared in a dual run: don't pay for capture otherwise
+                self.captures[name] = StatementCapture(backend.engine)
             install_savepoint_tracking(backend.engine)
             _install_error_notes(backend)
         self.backend_info[name] = backend.describe()

@@ -134,7 +134,12 @@ class Provisioner:
 
     def _provision_sqlite(self) -> Backend:
         path = self.tmpdir / "sqlite.db"
-        engine = sqlite.make_engine(path, self.settings.sqlite_pragmas, busy_timeout_ms=self.settings.lock_timeout_ms)
+        engine = sqlite.make_engine(
+            path,
+            self.settings.sqlite_pragmas,
+            busy_timeout_ms=self.settings.lock_timeout_ms,
+            recording=self.settings.dual,
+        )
         return Backend(name="sqlite", engine=engine, url=f"sqlite:///{path}", version=sqlite.version())
 
     # -- PostgreSQL ----------------------------------------------------------------

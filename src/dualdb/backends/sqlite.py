@@ -19,7 +19,12 @@ from ..capture import RecordingSqliteConnection
 
 
 def make_engine(
-    path: Path, pragmas: tuple[tuple[str, str], ...] = (), *, isolated: bool = True, busy_timeout_ms: int = 5000
+    path: Path,
+    pragmas: tuple[tuple[str, str], ...] = (),
+    *,
+    isolated: bool = True,
+    busy_timeout_ms: int = 5000,
+    recording: bool = True,
 ) -> Engine:
     """An engine on the SQLite file ``path``.
 
@@ -32,7 +37,8 @@ def make_engine(
         f"sqlite+pysqlite:///{path}",
         connect_args={
             "check_same_thread": False,
-            "factory": RecordingSqliteConnection,
+            # cursors that record fetched rows, for comparison; only needed in a dual run
+            "factory": RecordingSqliteConnection if recording else sqlite3.Connection,
             "timeout": busy_timeout_ms / 1000,
         },
     )
