@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import MODELS
+from conftest import MODELS, database_names
 
 DIVERGING = """
 import pytest
@@ -59,7 +59,8 @@ def test_bad_baseline_file_is_a_usage_error(inner, tmp_path):
     assert "is not valid JSON" in result.stderr.str()
 
 
-def test_xdist_report_is_the_same_as_serial(inner):
+def test_xdist_report_is_the_same_as_serial(inner, pg_admin):
+    before = database_names(pg_admin)
     inner.project(MODELS, test_d=DIVERGING)
     inner.run("--dual-db", subprocess=True)
     serial = inner.report()
@@ -75,6 +76,8 @@ def test_xdist_report_is_the_same_as_serial(inner):
 
     assert essence(parallel) == essence(serial)
     assert parallel["summary"] == serial["summary"]
+    # each worker cloned the run's template database; all of them are gone again
+    assert database_names(pg_admin) == before
     assert set(parallel["backends"]) == {"sqlite", "postgresql"}
 
 

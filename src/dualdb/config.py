@@ -7,6 +7,7 @@ so the rules of precedence (CLI > environment > ini > default) live in one place
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -40,6 +41,8 @@ class Settings:
     max_cells: int = 2000
     lock_timeout_ms: int = 10000
     shared_server: bool = False  # an xdist worker using the controller's local server
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))  # names the run's template database
+    shared_template: bool = False  # an xdist worker: the controller drops the run's template
     extra: dict[str, Any] = field(default_factory=dict)
 
     def backends_for_run(self) -> tuple[str, ...]:

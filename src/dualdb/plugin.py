@@ -114,6 +114,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput.get("dualdb_pg_url"):
         # an xdist worker: use the server the controller started (one server per run)
         settings = dataclasses.replace(settings, pg_url=workerinput["dualdb_pg_url"], shared_server=True)
+    if workerinput.get("dualdb_run_id"):
+        # an xdist worker: clone the run's template database; the controller drops it
+        settings = dataclasses.replace(settings, run_id=workerinput["dualdb_run_id"], shared_template=True)
     if settings.baseline is not None and not workerinput:
         try:
             load_baseline(settings.baseline)  # a bad baseline fails now, not after the whole run
@@ -148,11 +151,21 @@ def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerControl
         raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
     if url:
         node.workerinput["dualdb_pg_url"] = url
+    node.workerinput["dualdb_run_id"] = state.settings.run_id
+    state.xdist_controller = True
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
     if state is not None:
+        if state.xdist_controller:
+            try:
+                state.provisioner.drop_run_template()
+            except Exception as exc:  # report, keep tearing down
+                config.issue_config_time_warning(
+                    pytest.PytestWarning(f"pytest-dualdb: could not drop the run's template database: {exc}"),
+                    stacklevel=2,
+                )
         for problem in state.close():
             config.issue_config_time_warning(pytest.PytestWarning(f"pytest-dualdb: {problem}"), stacklevel=2)
 

@@ -28,6 +28,7 @@ class RunState:
         self.provisioner = Provisioner(settings, self._load_metadata, worker)
         self.captures: dict[str, StatementCapture] = {}
         self._prepared: set[str] = set()
+        self.xdist_controller = False  # set when xdist workers were configured from this process
         self.extra_captures: dict[str, list[StatementCapture]] = {}  # e.g. the async engine's
         self.schema_findings: list[dict[str, Any]] = []  # from legs (xdist workers) and local runs
         self.legs: dict[str, dict[str, dict[str, Any]]] = {}

@@ -7,13 +7,14 @@ server, the throwaway PostgreSQL databases — and removes exactly that on close
 from __future__ import annotations
 
 import itertools
+import zlib
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL, Engine
 
 from ..config import Settings
@@ -64,6 +65,7 @@ class Provisioner:
         self._pg_template: str | None = None
         self._fresh_counter = itertools.count(1)
         self._ledger = None
+        self._template_tables = -1  # tables in the run's template, when this process built it
         self._migrations = None
         self.warnings: list[str] = []
 
@@ -202,6 +204,46 @@ class Provisioner:
         collation, warning = postgres.choose_collation(self._pg_info, self.settings.pg_collation)
         name = postgres.new_database_name()
         postgres.create_database(admin, name, collation, template=template)
+        self._track_created(name)
+        return name, collation, warning
+
+    # -- the run's template: the schema built once, cloned per run / xdist worker ------------
+
+    @property
+    def template_name(self) -> str:
+        return f"{postgres.DB_PREFIX}{self.settings.run_id}_tpl"
+
+    def _run_template(self) -> str:
+        """The run's schema-only template database, built once (whichever worker is first).
+
+        An advisory lock on the server serialises the workers of one run: the
+        first builds the template, the others find it. It is dropped by whoever
+        owns the run (the serial run itself, or the xdist controller).
+        """
+        admin = self._admin()
+        name = self.template_name
+        key = zlib.crc32(name.encode())
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+                if not exists:
+                    self._build_template(name)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        return name
+
+    def _build_template(self, name: str) -> None:
+        collation, _ = postgres.choose_collation(self._pg_info, self.settings.pg_collation)
+        postgres.create_database(self._admin(), name, collation)
+        self._track_created(name)
+        engine = postgres.make_engine(self._pg_server_url().set(database=name))
+        try:
+            self._template_tables = create_tables(engine, self.metadatas, SchemaState()).seen_tables
+        finally:
+            engine.dispose()  # a template must have no connections left
+
+    def _track_created(self, name: str) -> None:
         self._pg_databases.append(name)
         if self._server is not None:
             from .server import record_database
@@ -209,10 +251,24 @@ class Provisioner:
             record_database(self._server, name)
         elif self._ledger is not None:
             self._ledger.add(name)
-        return name, collation, warning
+
+    def drop_run_template(self) -> None:
+        """xdist controller: drop the template the workers shared (if one was built)."""
+        if not self.settings.dual and self.settings.default_backend != "postgresql":
+            return
+        admin = self._admin()
+        with admin.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": self.template_name}
+            ).scalar()
+        if exists:
+            postgres.drop_database(admin, self.template_name)
 
     def _provision_postgres(self) -> Backend:
-        name, collation, warning = self._create_pg_database()
+        template = "template0"
+        if not self.settings.alembic_config:
+            template = self._run_template()
+        name, collation, warning = self._create_pg_database(template=template)
         if warning:
             self.warnings.append(warning)
         url = self._pg_server_url().set(database=name)
@@ -243,7 +299,10 @@ class Provisioner:
                 path.unlink(missing_ok=True)
 
             return engine, cleanup
-        template = self._fresh_template(backend)
+        if not self.settings.alembic_config and backend.schema.seen_tables == self._template_tables:
+            template = self._run_template()  # the run's template still has the whole schema
+        else:
+            template = self._fresh_template(backend)
         db_name, _, _ = self._create_pg_database(template=template)
         engine = postgres.make_engine(self._pg_server_url().set(database=db_name), timezone=self.settings.pg_timezone)
 
@@ -271,6 +330,9 @@ class Provisioner:
         postgres.drop_database(self._admin(), name)
         if name in self._pg_databases:
             self._pg_databases.remove(name)
+        self._forget(name)
+
+    def _forget(self, name: str) -> None:
         if self._server is not None:
             from .server import forget_database
 
@@ -285,6 +347,9 @@ class Provisioner:
         problems: list[str] = []
         for backend in self._backends.values():
             backend.engine.dispose()
+        if self.settings.shared_template and self.template_name in self._pg_databases:
+            self._pg_databases.remove(self.template_name)  # the xdist controller drops it
+            self._forget(self.template_name)
         for name in list(self._pg_databases):
             try:
                 self._drop(name)
