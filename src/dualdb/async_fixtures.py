@@ -123,8 +123,16 @@ def _dualdb_event_loop(request: pytest.FixtureRequest) -> Iterator[LoopDriver]:
         loop = request.getfixturevalue(f"_dualdb_asyncio_loop_{scope}")
         yield LoopDriver(loop.run_until_complete, "pytest-asyncio")
         return
-    with asyncio.Runner() as runner:
-        yield LoopDriver(runner.run, "private")
+    if hasattr(asyncio, "Runner"):  # Python 3.11+
+        with asyncio.Runner() as runner:
+            yield LoopDriver(runner.run, "private")
+        return
+    loop = asyncio.new_event_loop()  # Python 3.10
+    try:
+        yield LoopDriver(loop.run_until_complete, "private")
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 try:

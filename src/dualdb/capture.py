@@ -749,6 +749,12 @@ class StatementCapture:
         statement = context.statement or ""
         execution = context.execution_context
         record = getattr(getattr(execution, "cursor", None), "_dualdb_record", None)
+        if record is None or record.leg is not leg:
+            # the cursor is not reachable from the context (some async adapters): the
+            # failing statement is normally the last one this leg recorded
+            last = leg.statements[-1] if leg.statements else None
+            if last is not None and last.error is None and statement and last.sql == statement[: len(last.sql)]:
+                record = last
         if record is None or record.leg is not leg or (statement and record.sql != statement[: len(record.sql)]):
             # the statement failed before reaching the driver (e.g. in a bind processor)
             if not statement:

@@ -37,7 +37,7 @@ from typing import Any, Callable
 from sqlalchemy import MetaData, event, inspect
 from sqlalchemy.engine import Engine
 
-from .errors import BackendError
+from .errors import BackendError, add_note
 
 BACKENDS = ("sqlite", "postgresql")
 VERSION_TABLE = "alembic_version"
@@ -652,11 +652,11 @@ def install_failure_notes(engine: Engine, backend: Any) -> None:
     @event.listens_for(engine, "handle_error")
     def _note_failed_revision(context) -> None:  # noqa: ANN001
         exc = context.sqlalchemy_exception
-        if exc is None or not hasattr(exc, "add_note"):
+        if exc is None:
             return
         note = failure_note(backend, str(context.original_exception))
         if note is not None and note not in getattr(exc, "__notes__", ()):
-            exc.add_note(note)
+            add_note(exc, note)
 
 
 _TABLE_RE = re.compile(

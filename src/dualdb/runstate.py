@@ -15,6 +15,7 @@ from sqlalchemy import MetaData
 from .backends import Backend, Provisioner
 from .capture import LegRecorder, StatementCapture
 from .config import Settings
+from .errors import add_note
 from .isolation import install_savepoint_tracking
 from .report.build import build_report
 from .report.model import Report
@@ -152,14 +153,14 @@ def _install_error_notes(backend: Backend, engine: Any = None) -> None:
     @event.listens_for(engine if engine is not None else backend.engine, "handle_error")
     def _add_notes(context) -> None:  # noqa: ANN001
         exc = context.sqlalchemy_exception
-        if exc is None or not hasattr(exc, "add_note"):
+        if exc is None:
             return
         message = str(context.original_exception)
         note = _missing_table_note(backend, message)
         if note is None and ("lock timeout" in message or "database is locked" in message):
             note = LOCK_HINT
         if note is not None and note not in getattr(exc, "__notes__", ()):
-            exc.add_note(note)
+            add_note(exc, note)
 
 
 def _missing_table_note(backend: Backend, message: str) -> str | None:
