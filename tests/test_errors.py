@@ -151,3 +151,13 @@ class Plain(Base):
     sqlite_leg = inner.entry("test_tags")["legs"]["sqlite"]
     assert "table 'tagged' could not be created on sqlite" in sqlite_leg["error"]["message"]
     assert inner.entry("test_tags")["category"] == "arrays"
+
+
+def test_xdist_bad_setup_is_one_clear_line_not_a_worker_crash(inner, monkeypatch):
+    monkeypatch.setenv("DUALDB_PG_URL", "postgresql://u:pw@127.0.0.1:1/nothing")
+    inner.project(MODELS, test_a=DB_TEST)
+    result = inner.run("--dual-db", "-n", "2", subprocess=True)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "ERROR: pytest-dualdb: cannot connect to PostgreSQL" in err
+    assert "INTERNALERROR" not in result.stdout.str() + err

@@ -141,6 +141,19 @@ class LegCollector:
             self.state.record_leg(leg["nodeid"], leg["backend"], leg)
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """xdist controller: check the setup once, here, before workers start and each fail alike."""
+    config = session.config
+    if hasattr(config, "workerinput") or not config.pluginmanager.has_plugin("dsession"):
+        return
+    state = state_of(config)
+    try:
+        state.provisioner.metadatas  # noqa: B018 - imports and validates dualdb_metadata
+        state.provisioner.check_server()
+    except DualdbError as exc:
+        raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerController
     """xdist controller: start the one local server of the run and hand its URL to each worker."""

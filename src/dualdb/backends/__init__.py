@@ -165,6 +165,12 @@ class Provisioner:
             return None
         return self._pg_server_url().render_as_string(hide_password=False)
 
+    def check_server(self) -> None:
+        """Reach the PostgreSQL server (starting the local one) and check its privileges, if a
+        PostgreSQL leg will run; raises ``BackendError`` with the one-line reason."""
+        if self.settings.dual or self.settings.default_backend == "postgresql":
+            self._admin()
+
     def _start_local_server(self) -> str:
         from .binaries import BinariesNotFound, find_binaries
         from .server import ServerError, reap_leftovers, start_server
