@@ -30,9 +30,10 @@ from typing import Any
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from .backends import Backend, postgres
+from .backends import Backend
 from .capture import RecordingSqliteConnection, StatementCapture, _RecordingMixin
 from .config import Settings
+from .isolation import reset_sequences_before_rollback
 
 class AsyncDriverMissing(RuntimeError):
     """An async driver (or greenlet) is not installed: the message says what to install."""
@@ -187,7 +188,7 @@ def _driver_cursor(cursor: Any) -> _RecordingMixin | None:
 
 
 @asynccontextmanager
-async def rolled_back_async_connection(engine: AsyncEngine, backend_name: str) -> AsyncIterator[tuple[AsyncConnection, Any]]:
+async def rolled_back_async_connection(engine: AsyncEngine, backend: Backend) -> AsyncIterator[tuple[AsyncConnection, Any]]:
     """An ``AsyncConnection`` inside an outer transaction that is always rolled back.
 
     The async twin of ``isolation.rolled_back_connection``, with the same
@@ -207,8 +208,8 @@ async def rolled_back_async_connection(engine: AsyncEngine, backend_name: str) -
             yield conn, tracker
         finally:
             conn.sync_connection.info.pop(key, None)
-            if backend_name == "postgresql" and getattr(tracker, "any_write", True):
-                await conn.run_sync(_reset_sequences_before_rollback)
+            if backend.name == "postgresql" and getattr(tracker, "any_write", True):
+                await conn.run_sync(reset_sequences_before_rollback, backend)
             if outer.is_active:
                 await outer.rollback()
             elif conn.in_transaction():
@@ -217,19 +218,6 @@ async def rolled_back_async_connection(engine: AsyncEngine, backend_name: str) -
         if conn.sync_connection is not None:
             conn.sync_connection.info.pop(key, None)
         await conn.close()
-
-
-def _reset_sequences_before_rollback(sync_conn: Any) -> None:
-    """``setval`` inside the test's transaction (it survives the rollback); an aborted one is ended first."""
-    info = getattr(sync_conn.connection.dbapi_connection, "info", None)
-    status = getattr(getattr(info, "transaction_status", None), "name", None)
-    if status == "INERROR":
-        sync_conn.rollback()
-        postgres.reset_sequences(sync_conn)
-        sync_conn.commit()
-        sync_conn.begin()
-    else:
-        postgres.reset_sequences(sync_conn)
 
 
 def _new_tracker() -> tuple[Any, str]:

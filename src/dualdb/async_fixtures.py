@@ -242,7 +242,7 @@ def db_async_connection(
 
     _state(request).provisioner.refresh_schema(dualdb_backend)
     engine = _dualdb_async_engines.get(dualdb_backend)
-    context = rolled_back_async_connection(engine, dualdb_backend.name)
+    context = rolled_back_async_connection(engine, dualdb_backend)
     conn, tracker = _dualdb_event_loop.run(context.__aenter__())
     try:
         yield conn

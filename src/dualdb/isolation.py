@@ -225,7 +225,7 @@ def rolled_back_connection(backend: Backend) -> Iterator[tuple[Connection, Savep
         finally:
             conn.info.pop(TRACKER_KEY, None)
             if backend.name == "postgresql" and tracker.any_write:
-                _reset_sequences_before_rollback(conn, backend)
+                reset_sequences_before_rollback(conn, backend)
             if outer.is_active:
                 outer.rollback()
             elif conn.in_transaction():
@@ -235,7 +235,7 @@ def rolled_back_connection(backend: Backend) -> Iterator[tuple[Connection, Savep
         conn.close()
 
 
-def _reset_sequences_before_rollback(conn: Connection, backend: Backend) -> None:
+def reset_sequences_before_rollback(conn: Connection, backend: Backend) -> None:
     """Put sequences back for the next test (``setval`` survives the rollback that follows).
 
     Done only after a test that wrote, and inside its transaction to save a
