@@ -9,12 +9,25 @@ commit, query) and runs it with pytest in subprocesses:
   PostgreSQL alone (``dualdb_backend``), then ``--dual-db`` serial and ``-n 2``.
 
 Per-test cost is measured inside the run by a small timing plugin: from the
-start of the first test to the end of the last, divided by N — so pytest's
-start-up, collection and the plugin's one-time provisioning are not counted.
-All runs use one local PostgreSQL server started by this script (the same
-server for both recipes). Whole-run numbers are wall clock.
+start of the first test to the end of the last (the *test phase*), divided by
+N, so pytest's start-up, collection and the plugin's one-time provisioning are
+not counted. Whole-run numbers are wall clock.
 
-    python benchmarks/bench_suite.py [--tests 500] [--repeat 3]
+The ``-n 2`` speed-up is given both ways, and next to two references:
+
+* the same comparison for the hand-written recipe on PostgreSQL with no
+  plugin at all: what pytest-xdist itself gives on this machine;
+* a heavier suite (20 rows, 8 queries per test), where a test costs several
+  times xdist's own per-test overhead, as application tests usually do.
+
+All runs use one local PostgreSQL server started by this script (the same
+server for both recipes). The hand-written recipe's database gets its schema
+from this script, and its conftest doesn't drop it, so two xdist workers can
+share it. Subprocesses run with Python's default of writing bytecode: with
+``PYTHONDONTWRITEBYTECODE`` set, pytest rewrites the asserts of every plugin
+module again in every process, which measures that setting, not the plugin.
+
+    python benchmarks/bench_suite.py [--tests 500] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -65,6 +78,22 @@ def test_item(db_session, n):
     assert names == ["item1", "item2"]
 '''
 
+HEAVY_TEST_BODY = '''
+import pytest
+from sqlalchemy import func, select
+from models import Item
+
+
+@pytest.mark.parametrize("n", range({n}))
+def test_item(db_session, n):
+    db_session.add_all([Item(name=f"item{{i}}", qty=i) for i in range(20)])
+    db_session.commit()
+    for k in range(8):
+        rows = db_session.execute(select(Item.id, Item.name, Item.qty).where(Item.qty >= k).order_by(Item.qty)).all()
+        assert len(rows) == 20 - k
+    assert db_session.scalar(select(func.count()).select_from(Item)) == 20
+'''
+
 HAND_WRITTEN_CONFTEST = '''
 import os
 
@@ -91,9 +120,8 @@ TestingSessionLocal = sessionmaker(bind=engine, autoflush=False, autocommit=Fals
 
 @pytest.fixture(scope="session", autouse=True)
 def create_schema():
-    Base.metadata.create_all(bind=engine)
+    Base.metadata.create_all(bind=engine)  # the benchmark made it already: xdist workers share it
     yield
-    Base.metadata.drop_all(bind=engine)
 
 
 @pytest.fixture
@@ -111,7 +139,7 @@ def db_session():
 TIMER = '''
 import os, time
 
-_first = None
+_first = _last = None
 
 
 def pytest_runtest_logstart(nodeid, location):
@@ -120,19 +148,25 @@ def pytest_runtest_logstart(nodeid, location):
         _first = time.perf_counter()
 
 
+def pytest_runtest_logfinish(nodeid, location):
+    global _last
+    _last = time.perf_counter()
+
+
 def pytest_sessionfinish(session):
     path = os.environ.get("BENCH_TIMING")
-    if path and _first is not None:
+    if path and _first is not None and not os.environ.get("PYTEST_XDIST_WORKER"):
         with open(path, "w") as f:
-            f.write(repr(time.perf_counter() - _first))
+            f.write(repr(_last - _first))
 '''
 
 
-def write_suite(folder: Path, n: int, hand_written: bool) -> None:
+def write_suite(folder: Path, n: int, hand_written: bool, heavy: bool = False) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bench_timer.py").write_text(TIMER)
     (folder / "models.py").write_text(MODELS)
-    (folder / "test_items.py").write_text(textwrap.dedent(TEST_BODY.format(n=n)))
+    body = HEAVY_TEST_BODY if heavy else TEST_BODY
+    (folder / "test_items.py").write_text(textwrap.dedent(body.format(n=n)))
     ini = "[pytest]\npythonpath = .\n"
     if hand_written:
         (folder / "conftest.py").write_text(HAND_WRITTEN_CONFTEST)
@@ -174,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DUALDB_", "PYTEST_"))}
+            base_env.pop("PYTHONDONTWRITEBYTECODE", None)  # Python's default: see the docstring
             results = measure(root, n, base_env, server.url, pg_hand_url, root / "hand.db", args.repeat)
     finally:
         server.stop()
@@ -181,18 +216,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def create_hand_schema(folder: Path, url: str) -> None:
+    """The hand-written recipe's tables, made once here so two xdist workers can share them."""
+    code = "import sys; from sqlalchemy import create_engine; from models import Base; "
+    code += "Base.metadata.create_all(create_engine(sys.argv[1]))"
+    subprocess.run([sys.executable, "-c", code, url], cwd=folder, check=True)
+
+
 def measure(root, n, env, pg_url, pg_hand_url, sqlite_file, repeat):  # noqa: ANN001, ANN201
     write_suite(root / "hand", n, hand_written=True)
     write_suite(root / "plugin", n, hand_written=False)
+    write_suite(root / "hand-heavy", n, hand_written=True, heavy=True)
+    write_suite(root / "plugin-heavy", n, hand_written=False, heavy=True)
+    create_hand_schema(root / "hand", pg_hand_url)
     pg = ["--dualdb-pg-url", pg_url]
+    on_sqlite = {"BENCH_URL": f"sqlite:///{sqlite_file}"}
+    on_pg = {"BENCH_URL": pg_hand_url}
     cases = {
-        ("hand-written", "sqlite"): ("hand", [], {"BENCH_URL": f"sqlite:///{sqlite_file}"}),
-        ("hand-written", "postgresql"): ("hand", [], {"BENCH_URL": pg_hand_url}),
+        ("hand-written", "sqlite"): ("hand", [], on_sqlite),
+        ("hand-written", "postgresql"): ("hand", [], on_pg),
+        ("hand-written", "postgresql -n 2"): ("hand", ["-n", "2"], on_pg),
         ("plugin", "sqlite"): ("plugin", [], {}),
         ("plugin", "postgresql"): ("plugin", ["-o", "dualdb_backend=postgresql", *pg], {}),
         ("plugin", "dual"): ("plugin", ["--dual-db", *pg], {}),
         ("plugin", "dual -n 2"): ("plugin", ["--dual-db", "-n", "2", *pg], {}),
         ("plugin", "dual, own server"): ("plugin", ["--dual-db"], {}),
+        ("heavy hand-written", "postgresql"): ("hand-heavy", [], on_pg),
+        ("heavy hand-written", "postgresql -n 2"): ("hand-heavy", ["-n", "2"], on_pg),
+        ("heavy plugin", "dual"): ("plugin-heavy", ["--dual-db", *pg], {}),
+        ("heavy plugin", "dual -n 2"): ("plugin-heavy", ["--dual-db", "-n", "2", *pg], {}),
     }
     # Interleaved (every case once per round) so drift in machine load hits all cases alike.
     runs: dict = {key: [] for key in cases}
@@ -228,7 +280,26 @@ def print_results(out, n, repeat) -> None:  # noqa: ANN001
     ]
     print(f"whole run of {n} tests, wall clock including pytest start-up; median of {repeat}")
     print(tabulate(rows, headers=["run", "seconds", "x SQLite-only"]))
-    print(f"-n 2 speed-up over the serial dual run: {dual / par:.2f}x")
+    print()
+    rows = []
+    for label, (group, serial, parallel) in {
+        f"--dual-db, {n} light tests": ("plugin", "dual", "dual -n 2"),
+        f"--dual-db, {n} heavier tests": ("heavy plugin", "dual", "dual -n 2"),
+        f"no plugin (hand-written, PostgreSQL), {n} light tests": ("hand-written", "postgresql", "postgresql -n 2"),
+        f"no plugin (hand-written, PostgreSQL), {n} heavier tests": (
+            "heavy hand-written",
+            "postgresql",
+            "postgresql -n 2",
+        ),
+    }.items():
+        one, two = out[(group, serial)], out[(group, parallel)]
+        rows.append(
+            [label, f"{one[1]:.2f}", f"{two[1]:.2f}", f"{one[1] / two[1]:.2f}x",
+             f"{one[0]:.2f}", f"{two[0]:.2f}", f"{one[0] / two[0]:.2f}x"]
+        )
+    print(f"-n 2 vs serial on {os.cpu_count()} cores; median of {repeat}")
+    print(tabulate(rows, headers=["suite", "test phase serial s", "-n 2 s", "speed-up",
+                                  "whole run serial s", "-n 2 s", "speed-up"]))
 
 
 if __name__ == "__main__":

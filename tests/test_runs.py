@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import MODELS, database_names
 
 DIVERGING = """
@@ -59,6 +60,13 @@ def test_bad_baseline_file_is_a_usage_error(inner, tmp_path):
     assert "is not valid JSON" in result.stderr.str()
 
 
+def essence(report: dict) -> dict:
+    return {
+        t["nodeid"]: (t["verdict"], t["kind"], t["category"], json.dumps(t["first_difference"], sort_keys=True))
+        for t in report["tests"]
+    }
+
+
 def test_xdist_report_is_the_same_as_serial(inner, pg_admin):
     before = database_names(pg_admin)
     inner.project(MODELS, test_d=DIVERGING)
@@ -67,13 +75,6 @@ def test_xdist_report_is_the_same_as_serial(inner, pg_admin):
     result = inner.run("--dual-db", "-n", "2", subprocess=True)
     result.assert_outcomes(passed=9, failed=1)
     parallel = inner.report()
-
-    def essence(report):
-        return {
-            t["nodeid"]: (t["verdict"], t["kind"], t["category"], json.dumps(t["first_difference"], sort_keys=True))
-            for t in report["tests"]
-        }
-
     assert essence(parallel) == essence(serial)
     assert parallel["summary"] == serial["summary"]
     # each worker cloned the run's template database; all of them are gone again
@@ -88,3 +89,15 @@ def test_report_files_written(inner):
     assert {p.name for p in folder.iterdir()} >= {"dualdb.json", "dualdb.md", "dualdb.html"}
     markdown = (folder / "dualdb.md").read_text()
     assert "test_d.py::test_like" in markdown
+
+
+@pytest.mark.slow
+def test_xdist_legs_split_across_workers_still_pair(inner):
+    """``--dist worksteal`` hands the SQLite legs to one worker and the PostgreSQL legs to the
+    other: each worker sends its unpaired legs at its end and the controller pairs them."""
+    inner.project(MODELS, test_d=DIVERGING)
+    inner.run("--dual-db", subprocess=True)
+    serial = inner.report()
+    result = inner.run("--dual-db", "-n", "2", "--dist", "worksteal", subprocess=True)
+    result.assert_outcomes(passed=9, failed=1)
+    assert essence(inner.report()) == essence(serial)

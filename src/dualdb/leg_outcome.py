@@ -80,8 +80,7 @@ def leg_payload(item: pytest.Item, leg: LegRecorder, state: Any) -> dict[str, An
         "harness_notes": list(getattr(leg, "harness_notes", [])),
         "started": leg.started.isoformat(),
         "known": validate_known(*known.args, **known.kwargs) if known else None,
-        "backend_info": state.backend_info.get(leg.backend),
-        "warnings": list(state.warnings),
+        **state.payload_context(leg.backend),
     }
     return payload
 

@@ -31,6 +31,7 @@ from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
 )
 from .async_fixtures import *  # noqa: F401,F403 - the async fixtures (db_async_*, dualdb_async_sessionmaker)
 from .leg_outcome import base_nodeid, validate_known
+from .leg_pairing import WorkerLegs, make_scheduler
 from .reseed import reseed, seed_for
 from .runstate import RunState
 
@@ -124,7 +125,10 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
     state = RunState(settings, worker)
     config.stash[STATE_KEY] = state
-    config.pluginmanager.register(LegCollector(state), "dualdb-leg-collector")
+    if workerinput:  # an xdist worker pairs legs itself and sends them on (leg_pairing)
+        state.worker_legs = WorkerLegs()
+    else:
+        config.pluginmanager.register(LegCollector(state), "dualdb-leg-collector")
 
 
 class LegCollector:
@@ -137,8 +141,23 @@ class LegCollector:
         payload = getattr(report, "dualdb", None)
         if payload and report.when == "teardown":
             self.state.record_leg(payload["nodeid"], payload["backend"], payload)
-        for leg in getattr(report, "dualdb_legs", None) or ():  # a `dual` test: both engines at once
+        # a `dual` test (both engines at once), or a pair an xdist worker compared
+        for leg in getattr(report, "dualdb_legs", None) or ():
             self.state.record_leg(leg["nodeid"], leg["backend"], leg)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:  # noqa: ANN001 - xdist's WorkerController
+        """Legs a worker still held at its end: their siblings ran on another worker."""
+        for leg in (getattr(node, "workeroutput", None) or {}).get("dualdb_legs") or ():
+            self.state.record_leg(leg["nodeid"], leg["backend"], leg)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201
+    """``--dist load`` (xdist's default) in a dual run: both legs of a test on one worker."""
+    if state_of(config).settings.dual and config.getvalue("dist") == "load":
+        return make_scheduler(config, log)
+    return None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -271,8 +290,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             state = state_of(item.config)
             state.stop_capture(leg)
             leg.finish()
-            report.dualdb = leg_payload(item, leg, state)
-            report.dualdb["schema_findings"] = state.local_schema_findings()
+            payload = leg_payload(item, leg, state)
+            if state.worker_legs is not None:
+                report.dualdb_legs = state.worker_legs.add(payload)
+            else:
+                report.dualdb = payload
             del item.stash[LEG_KEY]  # the payload has it all; don't keep every leg alive
     elif PAIRED_KEY in item.stash:
         from .leg_outcome import paired_phase
@@ -285,7 +307,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = state_of(config)
-    if hasattr(config, "workerinput") or not state.settings.dual or not state.legs:
+    if state.worker_legs is not None:
+        config.workeroutput["dualdb_legs"] = state.worker_legs.flush()
+        return
+    if not state.settings.dual or not state.legs:
         return
     from .reporting import finish_report
 

@@ -30,11 +30,13 @@ class RunState:
         self.captures: dict[str, StatementCapture] = {}
         self._prepared: set[str] = set()
         self.xdist_controller = False  # set when xdist workers were configured from this process
+        self.worker_legs = None  # leg_pairing.WorkerLegs on an xdist worker
         self.extra_captures: dict[str, list[StatementCapture]] = {}  # e.g. the async engine's
         self.schema_findings: list[dict[str, Any]] = []  # from legs (xdist workers) and local runs
         self.legs: dict[str, dict[str, dict[str, Any]]] = {}
         self.backend_info: dict[str, dict[str, Any]] = {}
         self.warnings: list[str] = []
+        self._sent: dict[str, list[Any]] = {"backend_info": [], "warnings": [], "schema_findings": []}
 
     def _load_metadata(self) -> list[MetaData]:
         return resolve_metadata(self.settings.metadata_specs)
@@ -69,6 +71,25 @@ class RunState:
     def local_schema_findings(self) -> list[dict[str, Any]]:
         return self.provisioner.schema_findings()
 
+    def payload_context(self, backend: str) -> dict[str, Any]:
+        """The backend's description, warnings and schema findings not sent with an earlier leg.
+
+        Every leg reaches the collector, so each piece travels once instead of
+        with each of thousands of xdist reports.
+        """
+        sent = self._sent
+        info = self.backend_info.get(backend)
+        context: dict[str, Any] = {
+            "backend_info": info if info is not None and (backend, info) not in sent["backend_info"] else None,
+            "warnings": [w for w in self.warnings if w not in sent["warnings"]],
+            "schema_findings": [f for f in self.local_schema_findings() if f not in sent["schema_findings"]],
+        }
+        if context["backend_info"] is not None:
+            sent["backend_info"].append((backend, info))
+        sent["warnings"].extend(context["warnings"])
+        sent["schema_findings"].extend(context["schema_findings"])
+        return context
+
     def new_leg(self, backend: str) -> LegRecorder:
         return LegRecorder(
             backend=backend,
@@ -92,8 +113,8 @@ class RunState:
     def record_leg(self, nodeid: str, backend: str, leg: dict[str, Any]) -> None:
         legs = self.legs.setdefault(nodeid, {})
         legs[backend] = leg
-        if len(legs) == 2:
-            _drop_evidence_if_same(nodeid, legs)
+        if len(legs) == 2 and not all(leg.get("compared") for leg in legs.values()):
+            drop_evidence_if_same(nodeid, legs)
         info = leg.get("backend_info")
         if info:
             self.backend_info.setdefault(backend, info)
@@ -116,17 +137,20 @@ class RunState:
         return self.provisioner.close()
 
 
-def _drop_evidence_if_same(nodeid: str, legs: dict[str, dict[str, Any]]) -> None:
+def drop_evidence_if_same(nodeid: str, legs: dict[str, dict[str, Any]]) -> None:
     """Free the captured statements of a test whose legs agree: the report never shows them.
 
-    Keeps a long run's memory flat (most tests are ``same``); notes the
-    comparison produced are kept on the leg.
+    Keeps a long run's memory flat (most tests are ``same``), and on xdist
+    keeps the evidence off the wire; notes the comparison produced are kept
+    on the leg. Legs are marked ``compared`` so the controller doesn't redo it.
     """
     from .report.build import build_entry
 
     if any(leg.get("paired_difference") for leg in legs.values()):
         return
     entry = build_entry(nodeid, legs)
+    for leg in legs.values():
+        leg["compared"] = True
     if entry.verdict != "same":
         return
     first = next(iter(legs.values()))

@@ -1,0 +1,58 @@
+"""Scheduling both legs of a test on one xdist worker, and pairing them there (pure parts)."""
+
+from __future__ import annotations
+
+from dualdb.leg_pairing import WorkerLegs, base_of, pair_units
+
+
+def legs(module: str, count: int) -> list[str]:
+    """Node ids in pytest's order for a session-scoped backend parameter: SQLite legs first."""
+    return [f"{module}::test_x[{i}-{b}]" for b in ("sqlite", "postgresql") for i in range(count)]
+
+
+def test_base_of_strips_only_the_backend():
+    assert base_of("t.py::test_x[3-sqlite]") == "t.py::test_x[3]"
+    assert base_of("t.py::test_x[postgresql]") == "t.py::test_x"
+    assert base_of("t.py::test_plain") == "t.py::test_plain"
+    assert base_of("t.py::test_y[a-b]") == "t.py::test_y[a-b]"
+
+
+def test_both_legs_share_a_unit_and_units_stay_in_one_module():
+    nodeids = legs("a.py", 40) + legs("b.py", 3) + ["c.py::test_plain"]
+    units = pair_units(nodeids, workers=2)
+    for i in range(40):
+        assert units[f"a.py::test_x[{i}-sqlite]"] == units[f"a.py::test_x[{i}-postgresql]"]
+    assert {units[n] for n in legs("a.py", 40)}.isdisjoint({units[n] for n in legs("b.py", 3)})
+    assert units["c.py::test_plain"].startswith("c.py::")
+
+
+def test_units_are_small_enough_to_balance_the_workers():
+    units = pair_units(legs("a.py", 500), workers=2)
+    sizes: dict[str, int] = {}
+    for unit in units.values():
+        sizes[unit] = sizes.get(unit, 0) + 1
+    assert len(sizes) >= 2 * 16  # enough units that the last ones even out the workers
+    assert max(sizes.values()) <= 2 * 25
+
+
+def leg(nodeid: str, backend: str, rows: list) -> dict:
+    statement = {"sql": "SELECT name FROM t", "params": None, "rows": rows, "rowcount": len(rows)}
+    return {"nodeid": nodeid, "backend": backend, "outcome": "passed", "statements": [statement]}
+
+
+def test_a_pair_that_agrees_travels_without_its_evidence():
+    held = WorkerLegs()
+    assert held.add(leg("t.py::test_a", "sqlite", [["x"]])) == []
+    pair = held.add(leg("t.py::test_a", "postgresql", [["x"]]))
+    assert [p["backend"] for p in pair] == ["sqlite", "postgresql"]
+    assert all(p["statements"] == [] and p["compared"] for p in pair)
+    assert held.flush() == []
+
+
+def test_a_pair_that_differs_keeps_its_evidence_and_lone_legs_wait_for_the_flush():
+    held = WorkerLegs()
+    held.add(leg("t.py::test_a", "sqlite", [["x"]]))
+    held.add(leg("t.py::test_b", "postgresql", [["y"]]))
+    pair = held.add(leg("t.py::test_a", "postgresql", [["X"]]))
+    assert all(p["statements"] for p in pair)
+    assert [p["nodeid"] for p in held.flush()] == ["t.py::test_b"]
