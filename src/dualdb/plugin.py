@@ -316,6 +316,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     outcome = finish_report(state)
     config.stash[REPORT_KEY] = outcome
+    state.legs.clear()  # written: pytest's closing garbage collections needn't walk them
     if state.settings.strict and outcome.blocking and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

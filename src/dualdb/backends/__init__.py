@@ -6,6 +6,8 @@ server, the throwaway PostgreSQL databases — and removes exactly that on close
 
 from __future__ import annotations
 
+import dataclasses
+
 import itertools
 import zlib
 import shutil
@@ -65,7 +67,7 @@ class Provisioner:
         self._pg_template: str | None = None
         self._fresh_counter = itertools.count(1)
         self._ledger = None
-        self._template_tables = -1  # tables in the run's template, when this process built it
+        self._template_schema: SchemaState | None = None  # the run's template, when this process built it
         self._migrations = None
         self.warnings: list[str] = []
 
@@ -245,7 +247,7 @@ class Provisioner:
         self._track_created(name)
         engine = postgres.make_engine(self._pg_server_url().set(database=name))
         try:
-            self._template_tables = create_tables(engine, self.metadatas, SchemaState()).seen_tables
+            self._template_schema = create_tables(engine, self.metadatas, SchemaState())
         finally:
             engine.dispose()  # a template must have no connections left
 
@@ -262,6 +264,8 @@ class Provisioner:
         """xdist controller: drop the template the workers shared (if one was built)."""
         if not self.settings.dual and self.settings.default_backend != "postgresql":
             return
+        if self._server is not None:
+            return  # our own server: stopping it deletes its whole cluster
         admin = self._admin()
         with admin.connect() as conn:
             exists = conn.execute(
@@ -281,7 +285,7 @@ class Provisioner:
         engine = postgres.make_engine(
             url, timezone=self.settings.pg_timezone, lock_timeout_ms=self.settings.lock_timeout_ms
         )
-        return Backend(
+        backend = Backend(
             name="postgresql",
             engine=engine,
             url=postgres.mask(url),
@@ -289,6 +293,13 @@ class Provisioner:
             collation=collation,
             warning=warning,
         )
+        if self._template_schema is not None:  # a clone of what this process just built: nothing to check
+            backend.schema = dataclasses.replace(
+                self._template_schema,
+                created=set(self._template_schema.created),
+                failed=dict(self._template_schema.failed),
+            )
+        return backend
 
     # -- fresh databases for db_fresh_engine ---------------------------------------
 
@@ -305,7 +316,8 @@ class Provisioner:
                 path.unlink(missing_ok=True)
 
             return engine, cleanup
-        if not self.settings.alembic_config and backend.schema.seen_tables == self._template_tables:
+        built = self._template_schema
+        if not self.settings.alembic_config and built is not None and backend.schema.seen_tables == built.seen_tables:
             template = self._run_template()  # the run's template still has the whole schema
         else:
             template = self._fresh_template(backend)
@@ -356,6 +368,8 @@ class Provisioner:
         if self.settings.shared_template and self.template_name in self._pg_databases:
             self._pg_databases.remove(self.template_name)  # the xdist controller drops it
             self._forget(self.template_name)
+        if self._server is not None or self.settings.shared_server:
+            self._pg_databases.clear()  # a private server of this run: its cluster is deleted with it
         for name in list(self._pg_databases):
             try:
                 self._drop(name)
