@@ -4,7 +4,9 @@ Runs a tiny project (a 5-table schema, one database test) with pytest in a
 subprocess and records, from a small timing plugin, when the first test
 starts. The start-up added by ``--dual-db`` is that time minus the same run
 without ``--dual-db`` (SQLite only). Cases: system binaries and the pip wheel,
-each cold (empty cluster cache: pays ``initdb``) and warm.
+each cold (empty cluster cache: pays ``initdb``) and warm. Subprocesses run
+with Python's default of writing bytecode (``PYTHONDONTWRITEBYTECODE`` unset),
+as on a user's machine.
 
     python benchmarks/bench_startup.py [--repeat 5]
 """
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         (folder / "test_one.py").write_text(TEST)
         (folder / "pytest.ini").write_text("[pytest]\npythonpath = .\ndualdb_metadata = models:Base\n")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DUALDB_")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         plain = statistics.median(first_test_after(folder, [], env) for _ in range(args.repeat))
         for name, binaries in sources.items():
             if binaries is None:
