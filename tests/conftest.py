@@ -44,6 +44,27 @@ def pg_admin(pg_url):  # noqa: ANN001
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def linguistic(pg_admin) -> bool:  # noqa: ANN001
+    """Whether the session server sorts text linguistically (ICU or en_US.UTF-8) as production
+    servers do. The pip wheel has neither: its databases sort bytewise (C), like SQLite, and the
+    text divergences that come from collation don't exist there."""
+    from dualdb.backends import postgres
+
+    collation, _ = postgres.choose_collation(postgres.check_server(pg_admin, "the test server"), "auto")
+    return collation != "C"
+
+
+@pytest.fixture
+def needs_linguistic(linguistic: bool) -> None:
+    """Skip a test whose divergence only exists on a server with a linguistic collation."""
+    if not linguistic:
+        pytest.skip(
+            "this PostgreSQL has no linguistic collation (no ICU, no en_US.UTF-8, e.g. the pip wheel): "
+            "text sorts bytewise as on SQLite, so the ordering divergence this test needs doesn't exist here"
+        )
+
+
 @pytest.fixture
 def inner(pytester: pytest.Pytester, pg_url: str, monkeypatch: pytest.MonkeyPatch):
     """Run an inner pytest with ``--dual-db`` against the session server; returns a helper."""

@@ -126,7 +126,7 @@ def test_explicit_example_block_isolates_outside_hypothesis(dual):
 # -- finding and shrinking -------------------------------------------------------------------
 
 
-def test_known_divergence_is_found_and_shrunk(dual):
+def test_known_divergence_is_found_and_shrunk(dual, needs_linguistic):
     """Text ordering (bytewise vs ICU) shrinks to two strings of at most one character."""
 
     @settings(QUICK, derandomize=True)
@@ -147,7 +147,7 @@ def test_known_divergence_is_found_and_shrunk(dual):
     assert any(str(n).startswith(HYPOTHESIS_EXAMPLE_NOTES) for n in getattr(error, "__notes__", []))
 
 
-def test_stuck_shrinks_are_simplified_further(dual):
+def test_stuck_shrinks_are_simplified_further(dual, needs_linguistic):
     """Two changes at once (drop an 'a', plain 'A' for 'Å') reach what Hypothesis alone can miss."""
     result = dual.run(bodies_in_order, ["aa", "Å"])
     assert result.difference() == "value"
@@ -175,7 +175,7 @@ def test_known_equal_property_passes_200_examples(dual):
     assert dual.examples >= 200
 
 
-def test_unordered_comparison_treats_results_as_multisets(dual):
+def test_unordered_comparison_treats_results_as_multisets(dual, needs_linguistic):
     def unordered(session):  # noqa: ANN001
         add_notes(session, ["b", "B", "a"], commit=False)
         return session.scalars(select(Note.body).order_by(Note.body)).all()
@@ -333,26 +333,30 @@ def test_another_function_scoped_fixture_keeps_the_health_check(dual, tmp_path, 
 '''
 
 
-def test_dual_fixture_works_without_dual_db(inner, models_source):
+def test_dual_fixture_works_without_dual_db(inner, models_source, linguistic):
     inner.project(models_source, test_d=DUAL_TESTS)
     result = inner.run("-q")
-    result.assert_outcomes(passed=2, failed=3)
+    # test_ordering diverges only where PostgreSQL sorts text linguistically (not on the pip wheel)
+    result.assert_outcomes(passed=2, failed=3) if linguistic else result.assert_outcomes(passed=3, failed=2)
     out = result.stdout.str()
-    assert "test_ordering - dualdb.paired.DivergenceError" in out
+    assert ("test_ordering - dualdb.paired.DivergenceError" in out) == linguistic
     assert "FailedHealthCheck" in out and "uses a function-scoped fixture" in out
     assert not (inner.pytester.path / "reports" / "dualdb.json").exists()
 
 
-def test_dual_test_is_one_report_entry_with_the_minimal_example(inner, models_source):
+def test_dual_test_is_one_report_entry_with_the_minimal_example(inner, models_source, linguistic):
     inner.project(models_source, test_d=DUAL_TESTS)
     result = inner.run("--dual-db", "-v")
-    result.assert_outcomes(passed=2, failed=3)
+    result.assert_outcomes(passed=2, failed=3) if linguistic else result.assert_outcomes(passed=3, failed=2)
     assert "[sqlite]" not in result.stdout.str()
     report = inner.report()
     entries = {t["nodeid"].split("::")[-1]: t for t in report["tests"]}
     assert set(entries) >= {"test_ordering", "test_division", "test_counting", "test_after_the_others_nothing_is_left"}
-
+    check_division_and_counting(entries)
     ordering = entries["test_ordering"]
+    if not linguistic:  # bytewise text on both engines: nothing to find
+        assert (ordering["verdict"], ordering["first_difference"]) == ("same", None)
+        return
     assert (ordering["verdict"], ordering["kind"]) == ("diverged", "value")
     first = ordering["first_difference"]
     assert first["source"] == "hypothesis"
@@ -368,6 +372,8 @@ def test_dual_test_is_one_report_entry_with_the_minimal_example(inner, models_so
         assert leg["outcome"] == "passed" and leg["observations"][0]["value"] == first["values"][name]
         assert any("ORDER BY" in s["sql"] for s in leg["statements"])
 
+
+def check_division_and_counting(entries: dict) -> None:
     division = entries["test_division"]
     assert (division["verdict"], division["kind"]) == ("diverged", "outcome")
     assert division["first_difference"]["example"]["args"] == [0]
