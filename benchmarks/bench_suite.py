@@ -13,7 +13,9 @@ start of the first test to the end of the last (the *test phase*), divided by
 N, so pytest's start-up, collection and the plugin's one-time provisioning are
 not counted. Whole-run numbers are wall clock.
 
-The ``-n 2`` speed-up is given both ways, and next to two references:
+The ``-n 2`` speed-up is given both ways, for the dual run and for each engine
+alone (xdist's cost per test item weighs most on the lightest items), and next to
+two references:
 
 * the same comparison for the hand-written recipe on PostgreSQL with no
   plugin at all: what pytest-xdist itself gives on this machine;
@@ -238,6 +240,8 @@ def measure(root, n, env, pg_url, pg_hand_url, sqlite_file, repeat):  # noqa: AN
         ("hand-written", "postgresql -n 2"): ("hand", ["-n", "2"], on_pg),
         ("plugin", "sqlite"): ("plugin", [], {}),
         ("plugin", "postgresql"): ("plugin", ["-o", "dualdb_backend=postgresql", *pg], {}),
+        ("plugin", "sqlite -n 2"): ("plugin", ["-n", "2"], {}),
+        ("plugin", "postgresql -n 2"): ("plugin", ["-o", "dualdb_backend=postgresql", "-n", "2", *pg], {}),
         ("plugin", "dual"): ("plugin", ["--dual-db", *pg], {}),
         ("plugin", "dual -n 2"): ("plugin", ["--dual-db", "-n", "2", *pg], {}),
         ("plugin", "dual, own server"): ("plugin", ["--dual-db"], {}),
@@ -292,6 +296,8 @@ def print_results(out, n, repeat) -> None:  # noqa: ANN001
     for label, (group, serial, parallel) in {
         f"--dual-db, {n} light tests": ("plugin", "dual", "dual -n 2"),
         f"--dual-db, {n} heavier tests": ("heavy plugin", "dual", "dual -n 2"),
+        f"plugin, SQLite only, {n} light tests": ("plugin", "sqlite", "sqlite -n 2"),
+        f"plugin, PostgreSQL only, {n} light tests": ("plugin", "postgresql", "postgresql -n 2"),
         f"no plugin (hand-written, PostgreSQL), {n} light tests": ("hand-written", "postgresql", "postgresql -n 2"),
         f"no plugin (hand-written, PostgreSQL), {n} heavier tests": (
             "heavy hand-written",
