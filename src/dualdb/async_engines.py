@@ -31,7 +31,7 @@ import psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from .backends import Backend
-from .capture import RecordingSqliteConnection, StatementCapture, _RecordingMixin
+from .capture import WRITE_VERBS, RecordingSqliteConnection, StatementCapture, _RecordingMixin
 from .config import Settings
 from .isolation import reset_sequences_before_rollback
 
@@ -139,10 +139,18 @@ class AsyncStatementCapture(StatementCapture):
             driver.cursor_factory = RecordingPsycopgAsyncCursor
 
     def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        super()._before(conn, _driver_cursor(cursor) or cursor, statement, parameters, context, executemany)
+        driver = _driver_cursor(cursor)
+        leg = self.leg
+        count = len(leg.statements) if leg is not None else 0
+        super()._before(conn, driver or cursor, statement, parameters, context, executemany)
+        if driver is None and leg is not None and len(leg.statements) > count:
+            context._dualdb_record = leg.statements[-1]  # no driver cursor to carry it: see _after
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        super()._after(conn, _driver_cursor(cursor) or cursor, statement, parameters, context, executemany)
+        driver = _driver_cursor(cursor)
+        if driver is None:
+            _record_from_adapter(getattr(context, "_dualdb_record", None), cursor, executemany)
+        super()._after(conn, driver or cursor, statement, parameters, context, executemany)
 
     def _on_error(self, context) -> None:  # noqa: ANN001
         execution = getattr(context, "execution_context", None)
@@ -160,6 +168,23 @@ class AsyncStatementCapture(StatementCapture):
         if getattr(leg, "dialect", None) is None:  # the sync engine's capture binds it first
             super().start(leg)
         self.leg = leg
+
+
+def _record_from_adapter(record: Any, adapter: Any, executemany: bool) -> None:
+    """SQLAlchemy 2.0's aiosqlite adapter runs each statement on a driver cursor it doesn't keep,
+    and has already fetched every row into its own buffer: record them from there."""
+    if record is None:
+        return
+    if adapter.description is not None:
+        rows = getattr(adapter, "_rows", None)
+        if rows:
+            record.take(list(rows), adapter)
+        return
+    if record.info.verb in WRITE_VERBS:
+        count = getattr(adapter, "rowcount", None)
+        record.rowcount = count if count is not None and count >= 0 else None
+        if not executemany and record.info.verb == "INSERT" and getattr(adapter, "lastrowid", None) is not None:
+            record.lastrowid = adapter.lastrowid
 
 
 class _Override:
