@@ -7,7 +7,6 @@ server, the throwaway PostgreSQL databases — and removes exactly that on close
 from __future__ import annotations
 
 import dataclasses
-
 import itertools
 import zlib
 import shutil
