@@ -110,11 +110,18 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], env: dict[s
         )
     pg_url = option("dualdb_pg_url") or env.get("DUALDB_PG_URL") or None
     baseline = option("dualdb_baseline")
+    dual, strict = bool(option("dual_db")), bool(option("dualdb_strict"))
+    if strict and not dual:
+        # without the two legs there is nothing to compare: a strict gate that can't fail is a trap
+        raise ConfigError(
+            "--dualdb-strict gates on the differences between SQLite and PostgreSQL, "
+            "which only a dual run finds: add --dual-db"
+        )
     return Settings(
-        dual=bool(option("dual_db")),
+        dual=dual,
         pg_url=pg_url.strip() if pg_url else None,
         report_dir=Path(option("dualdb_report_dir") or "reports"),
-        strict=bool(option("dualdb_strict")),
+        strict=strict,
         metadata_specs=tuple(_split_lines(ini("dualdb_metadata"))),
         default_backend=default_backend,
         baseline=Path(baseline) if baseline else None,

@@ -66,7 +66,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dualdb-strict",
         action="store_true",
         dest="dualdb_strict",
-        help="exit non-zero when a test diverged and is not marked dualdb_known",
+        help="exit non-zero when a test diverged and is not marked dualdb_known (needs --dual-db)",
     )
     group.addoption(
         "--dualdb-baseline",
