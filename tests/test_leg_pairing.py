@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dualdb.leg_pairing import WorkerLegs, base_of, pair_units
+from dualdb.leg_outcome import base_nodeid
+from dualdb.leg_pairing import WorkerLegs, pair_units
 
 
 def legs(module: str, count: int) -> list[str]:
@@ -10,11 +11,18 @@ def legs(module: str, count: int) -> list[str]:
     return [f"{module}::test_x[{i}-{b}]" for b in ("sqlite", "postgresql") for i in range(count)]
 
 
-def test_base_of_strips_only_the_backend():
-    assert base_of("t.py::test_x[3-sqlite]") == "t.py::test_x[3]"
-    assert base_of("t.py::test_x[postgresql]") == "t.py::test_x"
-    assert base_of("t.py::test_plain") == "t.py::test_plain"
-    assert base_of("t.py::test_y[a-b]") == "t.py::test_y[a-b]"
+def test_base_nodeid_strips_only_the_backend():
+    assert base_nodeid("t.py::test_x[3-sqlite]") == "t.py::test_x[3]"
+    assert base_nodeid("t.py::test_x[postgresql]") == "t.py::test_x"
+    assert base_nodeid("t.py::test_plain") == "t.py::test_plain"
+    assert base_nodeid("t.py::test_y[a-b]") == "t.py::test_y[a-b]"
+    # the backend's id is the rightmost; a parameter id may name an engine too
+    assert base_nodeid("t.py::test_x[sqlite-postgresql]") == "t.py::test_x[sqlite]"
+    assert base_nodeid("t.py::test_x[sqlite-postgresql]", "postgresql") == "t.py::test_x[sqlite]"
+    assert base_nodeid("t.py::test_x[my-sqlite-sqlite]", "sqlite") == "t.py::test_x[my-sqlite]"
+    assert base_nodeid("t.py::Test::test_x[1-postgresql]", "postgresql") == "t.py::Test::test_x[1]"
+    assert base_nodeid("d[1]/t.py::test_x[1-sqlite]") == "d[1]/t.py::test_x[1]"  # brackets in the path
+    assert base_nodeid("t.py::test_x[1-]", "") == "t.py::test_x[1-]"  # empty ids aren't a backend
 
 
 def test_both_legs_share_a_unit_and_units_stay_in_one_module():

@@ -2,7 +2,7 @@
 
 A baseline is either a previous ``dualdb.json`` (its diverged and known tests
 are accepted) or a text file with one node id per line (``#`` comments
-allowed). With ``--dualdb-strict`` only *new* divergences fail the run; the
+allowed; a line may be pasted from pytest's output, backend and all). With ``--dualdb-strict`` only *new* divergences fail the run; the
 report says which are new, which were accepted, and which accepted ones no
 longer diverge (fixed, or the test is gone).
 """
@@ -14,13 +14,14 @@ import re
 from pathlib import Path
 
 from .errors import ConfigError
+from .leg_outcome import base_nodeid
 from .report.model import Report
 
 ACCEPTED_VERDICTS = ("diverged", "known")
 
 
 def load_baseline(path: Path) -> set[str]:
-    """The node ids (without ``[backend]``) the baseline accepts."""
+    """The test ids (node ids without the backend, as in the report) the baseline accepts."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -35,10 +36,29 @@ def load_baseline(path: Path) -> set[str]:
         return {t["nodeid"] for t in data.get("tests", []) if t.get("verdict") in ACCEPTED_VERDICTS}
     ids = set()
     for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            ids.add(re.sub(r"\[(sqlite|postgresql)\]$", "", line))
+        nodeid = nodeid_in_line(line)
+        if nodeid:
+            ids.add(base_nodeid(nodeid))
     return ids
+
+
+_STATUS = r"(?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)"
+
+
+def nodeid_in_line(line: str) -> str:
+    """The node id on a line of a node-id file: bare, or as pytest printed it.
+
+    ``t.py::test_x[1-sqlite]``, ``FAILED t.py::test_x[1-sqlite] - AssertionError: ...``
+    (the short test summary) and ``t.py::test_x[1-sqlite] PASSED  [ 50%]`` (``-v``)
+    all name ``t.py::test_x[1-sqlite]``. ``#`` starts a comment at the start of
+    the line or after a space (a parameter id may contain ``#``).
+    """
+    line = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
+    summary = re.match(rf"{_STATUS}\s+(\S.*?)(?:\s+-\s.*)?$", line)
+    if summary:
+        return summary.group(1)
+    verbose = re.match(rf"(\S.*?)\s+{_STATUS}(?:\s.*)?$", line)
+    return verbose.group(1) if verbose else line
 
 
 def apply_baseline(report: Report, accepted: set[str], source: str) -> None:

@@ -23,27 +23,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-BACKENDS = ("sqlite", "postgresql")
 UNITS_PER_WORKER = 16  # enough units for the last ones to balance the workers
 MAX_TESTS_PER_UNIT = 25
 
 
-def base_of(nodeid: str) -> str:
-    """The id both legs share, from the node id alone (the controller has no items)."""
-    from .leg_outcome import base_nodeid
-
-    if not nodeid.endswith("]"):
-        return nodeid
-    params = nodeid[nodeid.index("[") + 1 : -1].split("-")
-    for backend in BACKENDS:
-        if backend in params:
-            return base_nodeid(nodeid, backend)
-    return nodeid
-
-
 def pair_units(nodeids: list[str], workers: int) -> dict[str, str]:
     """Map each node id to its unit: whole tests (both legs), in order, within one module."""
-    bases = {nodeid: base_of(nodeid) for nodeid in nodeids}
+    from .leg_outcome import base_nodeid  # the controller has node ids only, no items saying the backend
+
+    bases = {nodeid: base_nodeid(nodeid) for nodeid in nodeids}
     per_module: dict[str, dict[str, int]] = {}
     for base in bases.values():
         tests = per_module.setdefault(base.split("::", 1)[0], {})
