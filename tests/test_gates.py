@@ -3,8 +3,14 @@
 
 from __future__ import annotations
 
+import shutil
+import textwrap
+from pathlib import Path
+
 import pytest
 from conftest import MODELS
+
+PROJECTS = Path(__file__).parent / "projects"
 
 DB_TEST = """
 def test_a(db_session):
@@ -59,3 +65,83 @@ def test_baseline_lines_copied_from_pytest_output_accept_parametrized_tests(inne
     info = inner.report()["baseline"]
     assert info["new"] == [] and info["disappeared"] == []
     assert info["accepted"] == [f"test_p.py::test_like[{n}]" for n in range(3)]
+
+
+# -- schema findings -----------------------------------------------------------------------
+
+DRIFT_ID = "drift:sqlite:foreign key posts(author_id) -> users(id)"
+
+
+def alembic_project(inner, known_schema: str = "") -> None:  # noqa: ANN001
+    """``alembic_divergent``: c3 fails on SQLite, b2 loses a foreign key on SQLite. Only
+    ``test_users`` is run (it agrees on both engines), so the findings alone decide strict mode."""
+    shutil.copytree(PROJECTS / "alembic_divergent", inner.pytester.path, dirs_exist_ok=True)
+    if known_schema:
+        ini = inner.pytester.path / "pytest.ini"
+        ini.write_text(ini.read_text() + f"dualdb_known_schema =\n{textwrap.indent(known_schema, '    ')}\n")
+
+
+def test_strict_fails_on_schema_findings_nothing_acknowledges(inner):
+    alembic_project(inner)
+    assert inner.run("--dual-db", "-k", "test_users").ret == 0  # findings alone fail only a strict run
+    result = inner.run("--dual-db", "--dualdb-strict", "-k", "test_users")
+    assert result.ret == 1
+    result.assert_outcomes(passed=2)
+    assert inner.verdicts() == {"test_users": ("same", None)}
+    result.stdout.fnmatch_lines(
+        [
+            "*--dualdb-strict: 2 schema finding(s) not acknowledged (fix the migration, or list the revision "
+            "or the id in the ini key dualdb_known_schema or the --dualdb-baseline file):",
+            "  migration:sqlite:c3  (migration failed on sqlite: c3 (tags, and users.name becomes required))",
+            f"  {DRIFT_ID}  (drift on sqlite: foreign key posts(author_id) -> users(id), revision b2)",
+        ]
+    )
+    assert "divergence(s) not acknowledged" not in result.stdout.str()
+    findings = {f["id"]: f for f in inner.report()["schema_findings"]}
+    assert set(findings) == {"migration:sqlite:c3", DRIFT_ID}
+    assert {f["acknowledged"] for f in findings.values()} == {None}
+
+
+def test_dualdb_known_schema_acknowledges_by_revision_or_finding_id(inner):
+    alembic_project(inner, known_schema="c3\n")
+    result = inner.run("--dual-db", "--dualdb-strict", "-k", "test_users")
+    assert result.ret == 1  # the drift still blocks
+    result.stdout.fnmatch_lines(["*1 schema finding(s) not acknowledged*", f"  {DRIFT_ID}  (*"])
+    result.stdout.no_fnmatch_line("  migration:sqlite:c3  (*")
+    [c3_line] = [line for line in result.stdout.lines if line.startswith("schema: sqlite: migration c3 ")]
+    assert c3_line.endswith("[acknowledged: dualdb_known_schema]")
+
+    alembic_project(inner, known_schema=f"c3\n# the batch-mode rebuild, ticket 42\n{DRIFT_ID}\nz9\n")
+    result = inner.run("--dual-db", "--dualdb-strict", "-k", "test_users")
+    assert result.ret == 0, result.stdout.str()
+    assert {f["acknowledged"] for f in inner.report()["schema_findings"]} == {"dualdb_known_schema"}
+    result.stdout.fnmatch_lines(["dualdb_known_schema: z9 matches no schema finding of this run: remove it"])
+    assert "not acknowledged" not in result.stdout.str()
+
+    alembic_project(inner, known_schema="c3\nb2\n")  # the drift's revision acknowledges it too
+    assert inner.run("--dual-db", "--dualdb-strict", "-k", "test_users").ret == 0
+
+
+def test_baseline_acknowledges_schema_findings(inner):
+    alembic_project(inner)
+    inner.run("--dual-db", "-k", "test_users")
+    previous = inner.pytester.path / "accepted.json"
+    previous.write_text((inner.pytester.path / "reports" / "dualdb.json").read_text())
+    result = inner.run("--dual-db", "--dualdb-strict", "--dualdb-baseline", str(previous), "-k", "test_users")
+    assert result.ret == 0, result.stdout.str()
+    report = inner.report()
+    assert {f["acknowledged"] for f in report["schema_findings"]} == {"baseline"}
+    assert sorted(report["baseline"]["schema_accepted"]) == sorted(["migration:sqlite:c3", DRIFT_ID])
+    assert report["baseline"]["schema_new"] == []
+
+    # a node-id file: a line naming the revision, next to node ids
+    ids = inner.pytester.path / "accepted.txt"
+    ids.write_text("test_blog.py::test_tags[sqlite]\nc3   # fails on SQLite, being fixed\n")
+    result = inner.run("--dual-db", "--dualdb-strict", "--dualdb-baseline", str(ids), "-k", "test_users")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*1 schema finding(s) not acknowledged*", f"  {DRIFT_ID}  (*"])
+    report = inner.report()
+    assert report["baseline"]["schema_accepted"] == ["migration:sqlite:c3"]
+    assert report["baseline"]["schema_new"] == [DRIFT_ID]
+    ids.write_text(f"c3\n{DRIFT_ID}\n")
+    assert inner.run("--dual-db", "--dualdb-strict", "--dualdb-baseline", str(ids), "-k", "test_users").ret == 0

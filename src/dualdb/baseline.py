@@ -1,27 +1,42 @@
-"""``--dualdb-baseline``: accept the divergences a previous run already knew about.
+"""What a run already knew about: ``--dualdb-baseline`` and ``dualdb_known_schema``.
 
 A baseline is either a previous ``dualdb.json`` (its diverged and known tests
-are accepted) or a text file with one node id per line (``#`` comments
-allowed; a line may be pasted from pytest's output, backend and all). With ``--dualdb-strict`` only *new* divergences fail the run; the
-report says which are new, which were accepted, and which accepted ones no
-longer diverge (fixed, or the test is gone).
+and its schema findings are accepted) or a text file, one entry per line
+(``#`` comments allowed): a node id (a line may be pasted from pytest's output,
+backend and all), or for schema findings an Alembic revision id or a finding id
+(``migration:sqlite:c3``, ``drift:sqlite:foreign key posts(author_id) -> users(id)``).
+The ini key ``dualdb_known_schema`` lists revision and finding ids the same way,
+in the project's configuration. With ``--dualdb-strict`` only what is not
+acknowledged fails the run; the report says which divergences and findings are
+new, which were accepted, and which accepted ones are gone (fixed, or the test is gone).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Iterable
 
 from .errors import ConfigError
 from .leg_outcome import base_nodeid
 from .report.model import Report
 
 ACCEPTED_VERDICTS = ("diverged", "known")
+KNOWN_SCHEMA_INI = "dualdb_known_schema"
 
 
-def load_baseline(path: Path) -> set[str]:
-    """The test ids (node ids without the backend, as in the report) the baseline accepts."""
+@dataclass
+class Baseline:
+    """The test ids (node ids without the backend, as in the report) and schema keys accepted."""
+
+    tests: set[str] = field(default_factory=set)
+    schema: set[str] = field(default_factory=set)  # revision ids and finding ids
+
+
+def load_baseline(path: Path) -> Baseline:
+    """Read a baseline file; a file that can't be read or parsed is a ``ConfigError``."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -33,16 +48,26 @@ def load_baseline(path: Path) -> set[str]:
             raise ConfigError(f"--dualdb-baseline: {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
         if data.get("schema") != "dualdb-report/1":
             raise ConfigError(f"--dualdb-baseline: {path} is not a dualdb.json report")
-        return {t["nodeid"] for t in data.get("tests", []) if t.get("verdict") in ACCEPTED_VERDICTS}
-    ids = set()
+        return Baseline(
+            tests={t["nodeid"] for t in data.get("tests", []) if t.get("verdict") in ACCEPTED_VERDICTS},
+            schema={finding_id(f) for f in data.get("schema_findings") or [] if isinstance(f, dict)},
+        )
+    baseline = Baseline()
     for line in text.splitlines():
-        nodeid = nodeid_in_line(line)
-        if nodeid:
-            ids.add(base_nodeid(nodeid))
-    return ids
+        entry = nodeid_in_line(line)
+        if "::" in entry:  # every test's node id has one; revision and finding ids don't
+            baseline.tests.add(base_nodeid(entry))
+        elif entry:
+            baseline.schema.add(schema_key(entry))
+    return baseline
 
 
 _STATUS = r"(?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)"
+
+
+def strip_comment(line: str) -> str:
+    """``#`` starts a comment at the start of a line or after a space (a parameter id may contain ``#``)."""
+    return re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
 
 
 def nodeid_in_line(line: str) -> str:
@@ -50,10 +75,9 @@ def nodeid_in_line(line: str) -> str:
 
     ``t.py::test_x[1-sqlite]``, ``FAILED t.py::test_x[1-sqlite] - AssertionError: ...``
     (the short test summary) and ``t.py::test_x[1-sqlite] PASSED  [ 50%]`` (``-v``)
-    all name ``t.py::test_x[1-sqlite]``. ``#`` starts a comment at the start of
-    the line or after a space (a parameter id may contain ``#``).
+    all name ``t.py::test_x[1-sqlite]``.
     """
-    line = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
+    line = strip_comment(line)
     summary = re.match(rf"{_STATUS}\s+(\S.*?)(?:\s+-\s.*)?$", line)
     if summary:
         return summary.group(1)
@@ -78,3 +102,68 @@ def apply_baseline(report: Report, accepted: set[str], source: str) -> None:
         "accepted": kept,
         "disappeared": sorted(accepted - diverged_now),
     }
+
+
+# -- schema findings ------------------------------------------------------------------
+
+
+def schema_key(text: str) -> str:
+    """A revision or finding id as written by hand: surrounding and repeated spaces don't count."""
+    return " ".join(text.split())
+
+
+def finding_id(finding: dict[str, Any]) -> str:
+    """The stable id of a schema finding, as the report prints it and a baseline or
+    ``dualdb_known_schema`` line names it: ``migration:<backend>:<revision>`` for a
+    revision that failed, ``drift:<backend>:<what>`` for one-engine drift (``what``
+    comes from the schema, e.g. ``foreign key posts(author_id) -> users(id)``)."""
+    kind = finding.get("kind") or "schema"
+    backend = finding.get("backend") or "-"
+    if kind == "migration":
+        what = finding.get("revision") or finding.get("name")
+    else:
+        what = finding.get("name") or finding.get("revision")
+    return schema_key(f"{kind}:{backend}:{what}")
+
+
+def known_schema_lines(lines: Iterable[str]) -> tuple[str, ...]:
+    """The ``dualdb_known_schema`` ini lines as keys (comments and blank lines dropped)."""
+    keys = (schema_key(strip_comment(str(line))) for line in lines)
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
+def acknowledge_schema(
+    report: Report, known: Iterable[str], baseline: set[str] | None
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Mark each schema finding with its ``id`` and what acknowledged it, if anything.
+
+    A key acknowledges a finding when it is the finding's id or its revision.
+    Returns the findings nothing acknowledged, and the keys that matched no
+    finding (``dualdb_known_schema`` lines and baseline entries that are stale).
+    """
+    known = list(known)
+    report.schema_findings = [dict(f) for f in report.schema_findings]  # the run's own dicts stay as they were
+    sources = [(KNOWN_SCHEMA_INI, set(known)), ("baseline", set(baseline or ()))]
+    used: set[str] = set()
+    blocking = []
+    for finding in report.schema_findings:
+        fid = finding_id(finding)
+        finding["id"] = fid
+        keys = {fid} | ({schema_key(str(finding["revision"]))} if finding.get("revision") else set())
+        finding["acknowledged"] = None
+        for source, accepted in sources:
+            matched = keys & accepted
+            if matched:
+                used.update(matched)
+                finding["acknowledged"] = finding["acknowledged"] or source
+        if finding["acknowledged"] is None:
+            blocking.append(finding)
+    if report.baseline is not None and baseline is not None:
+        report.baseline["schema_new"] = [f["id"] for f in blocking]
+        report.baseline["schema_accepted"] = [f["id"] for f in report.schema_findings if f["acknowledged"] == "baseline"]
+        report.baseline["schema_disappeared"] = sorted(set(baseline) - used)
+    stale = {
+        KNOWN_SCHEMA_INI: [k for k in known if k not in used],
+        "baseline": sorted(set(baseline or ()) - used),
+    }
+    return blocking, stale

@@ -30,6 +30,7 @@ class Settings:
     metadata_specs: tuple[str, ...] = ()
     default_backend: str = "sqlite"
     baseline: Path | None = None
+    known_schema: tuple[str, ...] = ()  # dualdb_known_schema lines: revision ids and schema finding ids
     sqlite_pragmas: tuple[tuple[str, str], ...] = ()
     pg_collation: str = DEFAULT_PG_COLLATION
     pg_timezone: str = DEFAULT_PG_TIMEZONE
@@ -125,6 +126,7 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], env: dict[s
         metadata_specs=tuple(_split_lines(ini("dualdb_metadata"))),
         default_backend=default_backend,
         baseline=Path(baseline) if baseline else None,
+        known_schema=tuple(str(line).strip() for line in ini("dualdb_known_schema") or [] if str(line).strip()),
         sqlite_pragmas=parse_pragmas(ini("dualdb_sqlite_pragmas") or []),
         pg_collation=(ini("dualdb_pg_collation") or DEFAULT_PG_COLLATION).strip(),
         pg_timezone=(ini("dualdb_pg_timezone") or DEFAULT_PG_TIMEZONE).strip(),

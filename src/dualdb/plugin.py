@@ -66,16 +66,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dualdb-strict",
         action="store_true",
         dest="dualdb_strict",
-        help="exit non-zero when a test diverged and is not marked dualdb_known (needs --dual-db)",
+        help="exit non-zero when a test diverged and is not marked dualdb_known, or a schema finding "
+        "(an Alembic revision failing on one engine, one-engine drift) is not acknowledged by "
+        "dualdb_known_schema or --dualdb-baseline; needs --dual-db",
     )
     group.addoption(
         "--dualdb-baseline",
         dest="dualdb_baseline",
         metavar="FILE",
-        help="accept the divergences named in FILE (a previous dualdb.json or a list of node ids)",
+        help="accept the divergences and schema findings named in FILE: a previous dualdb.json, or "
+        "lines of node ids (as pytest prints them) and Alembic revision or schema finding ids",
     )
     parser.addini("dualdb_metadata", "module:attribute lines naming a MetaData or declarative base "
                   "to create on each backend", type="linelist", default=[])
+    parser.addini("dualdb_known_schema", "schema findings --dualdb-strict accepts, one per line: an Alembic "
+                  "revision id (all its findings) or a finding id as the report prints it, e.g. "
+                  "migration:sqlite:c3 or drift:sqlite:foreign key posts(author_id) -> users(id)",
+                  type="linelist", default=[])
     parser.addini("dualdb_backend", "backend used without --dual-db: sqlite (default) or postgresql",
                   default="sqlite")
     parser.addini("dualdb_sqlite_pragmas", "name=value PRAGMAs set on every SQLite connection, to mirror "
@@ -317,7 +324,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     outcome = finish_report(state)
     config.stash[REPORT_KEY] = outcome
     state.legs.clear()  # written: pytest's closing garbage collections needn't walk them
-    if state.settings.strict and outcome.blocking and session.exitstatus == pytest.ExitCode.OK:
+    blocked = outcome.blocking or outcome.blocking_schema
+    if state.settings.strict and blocked and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -331,12 +339,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.section("pytest-dualdb: SQLite vs PostgreSQL")
     for line in outcome.lines:
         terminalreporter.write_line(line)
-    if config.getoption("dualdb_strict") and outcome.blocking:
-        terminalreporter.write_line(
-            f"--dualdb-strict: {len(outcome.blocking)} divergence(s) not acknowledged "
-            "(mark them @pytest.mark.dualdb_known(reason=...) or fix them)",
-            red=True,
-        )
+    if config.getoption("dualdb_strict"):
+        for line in outcome.strict_lines():
+            terminalreporter.write_line(line, red=True)
 
 
 def report_dir(config: pytest.Config) -> Path:

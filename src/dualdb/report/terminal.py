@@ -62,8 +62,10 @@ def summary_lines(report: Report, report_path: str | None = None) -> list[str]:
     for warning in report.warnings:
         lines.append(f"warning: {warning}")
     for finding in report.schema_findings:
+        acknowledged = f" [acknowledged: {finding['acknowledged']}]" if finding.get("acknowledged") else ""
         lines.append(
             f"schema: {finding.get('backend')}: {finding.get('kind')} {finding.get('name')}: {finding.get('error')}"
+            + acknowledged
         )
     if report_path:
         lines.append(f"report: {report_path}")
