@@ -196,3 +196,105 @@ def test_harness_and_schema_statements_are_never_compared():
 )
 def test_classify_names_the_shape_of_a_difference(a, b, shape):
     assert classify(a, b) == shape
+
+
+# -- harness noise: values the legs sent differently ------------------------------------
+
+
+def insert(params, sql="INSERT INTO users (name, secret) VALUES (?, ?)", **extra):
+    stmt = {"sql": sql, "params": params, "rows": None, "error": None, "rowcount": 1}
+    stmt.update(extra)
+    return stmt
+
+
+def read_back(row, sql="SELECT users.name, users.secret FROM users WHERE users.id = ?"):
+    return select([row], sql=sql, params=[1], columns=["name", "secret"])
+
+
+@pytest.mark.parametrize(
+    "sent_a, sent_b",
+    [
+        ({"$bytes": "2432622431322461"}, {"$bytes": "2432622431322462"}),  # bcrypt hashes as bytes
+        ({"$dt": "1994-03-02T10:01:02.123000"}, {"$dt": "1994-03-02T10:01:02.125000"}),  # Faker date_time()
+        ({"$time": "10:01:02.123000"}, {"$time": "10:01:02.125000"}),  # Faker time_object()
+        ("tok_Zq8f3", "tok_81hQa"),  # secrets.token_urlsafe()
+        (0.3120455, 0.3120711),  # a duration
+    ],
+    ids=["bytes", "datetime", "time", "text", "float"],
+)
+def test_values_the_legs_sent_differently_are_not_reported_when_read_back(sent_a, sent_b):
+    a = leg([insert(["ann", sent_a]), read_back(["ann", sent_a])], [{"label": "user", "value": ["ann", sent_a]}])
+    b = leg([insert(["ann", sent_b]), read_back(["ann", sent_b])], [{"label": "user", "value": ["ann", sent_b]}])
+    assert verdict(a, b).verdict == "same"
+
+
+def test_a_value_read_back_in_another_form_is_still_a_difference():
+    a = leg([insert(["ann", "tok_Zq8f3"]), read_back(["ann", "tok_Zq8f3"])])
+    b = leg([insert(["ann", "tok_81hQa"]), read_back(["ANN", "tok_81hQa"])])
+    v = verdict(a, b)
+    assert v.verdict == "diverged" and v.first_difference["source"] == "statement"
+
+
+def test_text_built_from_a_value_sent_differently_is_not_reported():
+    a = leg([insert(["ann", "Zq8f3xx"]), read_back(["ann", "https://x.test/confirm/Zq8f3xx"])])
+    b = leg([insert(["ann", "81hQayy"]), read_back(["ann", "https://x.test/confirm/81hQayy"])])
+    assert verdict(a, b).verdict == "same"
+
+
+def test_ids_the_legs_sent_differently_are_a_difference():
+    # a key parameter (user_id) is never learnt: another id is a real difference
+    a = leg([insert([1234567], param_keys=[0]), read_back(["ann", 1234567])])
+    b = leg([insert([7654321], param_keys=[0]), read_back(["ann", 7654321])])
+    assert verdict(a, b).verdict == "diverged"
+
+
+def test_returning_lists_compiled_differently_compare_on_the_common_columns():
+    sql_a = "INSERT INTO users (id, name) VALUES (?, ?) RETURNING id, created"
+    sql_b = "INSERT INTO users (id, name) VALUES (%(id)s, %(name)s) RETURNING users.created"
+    clock = {"$masked": "clock", "aware": False, "frac": True}
+    a = leg([insert([5, "ann"], sql=sql_a, rows=[[5, clock]], columns=["id", "created"])])
+    b = leg([insert([5, "ann"], sql=sql_b, rows=[[clock]], columns=["created"])])
+    assert verdict(a, b).verdict == "same"
+    whole = {"$masked": "clock", "aware": False, "frac": False}
+    a = leg([insert([5, "ann"], sql=sql_a, rows=[[5, whole]], columns=["id", "created"])])
+    v = verdict(a, b)
+    assert (v.verdict, v.first_difference["shape"]) == ("diverged", "datetime_form")
+
+
+# -- the root cause, not the first difference --------------------------------------------
+
+
+def test_an_outcome_divergence_names_the_statement_that_failed_on_one_engine():
+    token = read_back(["ann", "tok_a"], sql="SELECT users.name, users.token FROM users")
+    token_b = read_back(["ann", "tok_zz"], sql="SELECT users.name, users.token FROM users")
+    ok = insert(["pen"], sql="INSERT INTO tags (id, name) VALUES (?, ?)")
+    failed = dict(ok, error={"type": "IntegrityError", "message": "duplicate key value", "code": "23505"})
+    a = leg([token, ok])
+    b = leg([token_b, failed], outcome="failed", error=("IntegrityError", "duplicate key value"))
+    v = verdict(a, b)
+    assert (v.verdict, v.kind) == ("diverged", "outcome")
+    assert v.first_difference["statement"]["shape"] == "error"
+    assert v.first_difference["statement"]["sql"]["sqlite"].startswith("INSERT INTO tags")
+    assert [d["source"] for d in v.differences] == ["outcome", "statement"]  # the token cell is listed too
+
+
+def test_an_assertion_failure_names_the_last_differing_read():
+    early = select([["x"]], sql="SELECT a.name FROM a")
+    early_b = select([["X"]], sql="SELECT a.name FROM a")
+    page = select([["p1"], ["p2"]], sql="SELECT b.name FROM b ORDER BY b.rank LIMIT ?", params=[2], ordered=True)
+    page_b = select([["p2"], ["p3"]], sql="SELECT b.name FROM b ORDER BY b.rank LIMIT ?", params=[2], ordered=True)
+    a = leg([early, page])
+    b = leg([early_b, page_b], outcome="failed", error=("AssertionError", "assert 'p1' in ['p2', 'p3']"))
+    v = verdict(a, b)
+    assert v.first_difference["statement"]["sql"]["sqlite"].startswith("SELECT b.name")
+
+
+def test_the_clock_note_needs_a_differing_clock_cell():
+    clock = {"$masked": "clock", "aware": False, "frac": True}
+    a = leg([select([["a", clock]], columns=["name", "at"])])
+    b = leg([select([["b", clock]], columns=["name", "at"])])
+    v = verdict(a, b)
+    assert v.verdict == "diverged" and v.first_difference["note"] is None and not v.notes
+    whole = dict(clock, frac=False)
+    v = verdict(leg([select([["a", whole]], columns=["name", "at"])]), b)
+    assert v.first_difference["note"] is not None

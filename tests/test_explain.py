@@ -92,12 +92,15 @@ def test_known_marker_category_overrides_the_rule():
     assert (entry.verdict, entry.category, entry.explanation.rule) == ("known", "other", "order-by-text-collation")
 
 
-def test_unexplained_divergence_is_other():
+def test_a_divergence_no_rule_knows_still_gets_a_concrete_explanation():
     entry = build_entry("t.py::test_x", {
         "sqlite": leg(observations=[{"label": "x", "value": 1}]),
         "postgresql": leg(observations=[{"label": "x", "value": 2}]),
     })
-    assert (entry.verdict, entry.category, entry.explanation) == ("diverged", "other", None)
+    assert (entry.verdict, entry.category) == ("diverged", "numeric")
+    assert entry.explanation.rule == "fallback-numeric"
+    assert "SQLite gave 1" in entry.explanation.why and "PostgreSQL gave 2" in entry.explanation.why
+    assert entry.explanation.fix
 
 
 @pytest.mark.parametrize(

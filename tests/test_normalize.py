@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Boolean, Integer
 
 from dualdb.normalize import MAX_TEXT, Normalizer, canonical_text, normalize
@@ -52,13 +53,57 @@ def test_json_is_compared_structurally():
 
 
 def test_clock_values_inside_the_leg_window_are_masked():
-    now = dt.datetime.now(UTC)
+    now = dt.datetime.now(UTC).replace(microsecond=123456)
     n = Normalizer(clock_window=(now - dt.timedelta(seconds=1), now + dt.timedelta(seconds=1)))
-    assert n(dt.datetime.now(UTC)) == {"$masked": "clock", "aware": True}
-    assert n(dt.datetime.now(UTC).replace(tzinfo=None)) == {"$masked": "clock", "aware": False}  # utcnow()
-    assert n(dt.datetime.now()) == {"$masked": "clock", "aware": False}  # local now()
+    assert n(now) == {"$masked": "clock", "aware": True, "frac": True}
+    assert n(now.replace(tzinfo=None)) == {"$masked": "clock", "aware": False, "frac": True}  # utcnow()
+    local = now.astimezone().replace(tzinfo=None)
+    assert n(local) == {"$masked": "clock", "aware": False, "frac": True}  # local now()
+    assert n(now.replace(microsecond=0)) == {"$masked": "clock", "aware": True, "frac": False}  # CURRENT_TIMESTAMP
     assert n(dt.datetime(2024, 1, 1)) == {"$dt": "2024-01-01T00:00:00"}  # fixture data is compared
-    assert n.masked == 3
+    assert n.masked == 4
+
+
+def clock_normalizer() -> tuple[Normalizer, dt.datetime]:
+    now = dt.datetime.now(UTC).replace(microsecond=250000)
+    return Normalizer(clock_window=(now - dt.timedelta(seconds=1), now + dt.timedelta(seconds=1))), now
+
+
+@pytest.mark.parametrize(
+    "render, form",
+    [
+        (lambda t: t.isoformat().replace("+00:00", "Z"), {"aware": True, "frac": True, "text": "T6Z"}),
+        (lambda t: t.isoformat(), {"aware": True, "frac": True, "text": "T6+hh:mm"}),
+        (lambda t: t.replace(tzinfo=None).isoformat(), {"aware": False, "frac": True, "text": "T6"}),
+        (lambda t: t.strftime("%Y-%m-%d %H:%M:%S"), {"aware": False, "frac": False, "text": " 0"}),
+        (lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000", {"aware": True, "frac": True, "text": "T3+hhmm"}),
+    ],
+    ids=["Z", "offset", "naive", "sqlite-current-timestamp", "millis-compact-offset"],
+)
+def test_clock_text_is_masked_with_its_layout(render, form):
+    n, now = clock_normalizer()
+    assert n(render(now)) == {"$masked": "clock", **form}
+    assert n({"created_at": render(now)}) == {"created_at": {"$masked": "clock", **form}}  # a JSON body
+    assert n(render(now - dt.timedelta(days=30))) == render(now - dt.timedelta(days=30))  # not the clock: kept
+
+
+def test_epoch_numbers_in_the_window_are_masked_with_their_unit():
+    n, now = clock_normalizer()
+    seconds = now.timestamp()
+    assert n(int(seconds)) == {"$masked": "clock", "epoch": "s", "number": "int"}
+    assert n(seconds) == {"$masked": "clock", "epoch": "s", "number": "float"}
+    assert n(int(seconds * 1000)) == {"$masked": "clock", "epoch": "ms", "number": "int"}
+    assert n(int(seconds) - 86400 * 365) == int(seconds) - 86400 * 365  # last year: data
+    assert n(1_234_567) == 1_234_567
+    assert n.row([int(seconds), 5], None, None) == [{"$masked": "clock", "epoch": "s", "number": "int"}, 5]
+
+
+def test_dates_and_times_of_the_window_are_masked():
+    n, now = clock_normalizer()
+    assert n(now.date()) == {"$masked": "clock", "form": "date"}
+    assert n(now.date() - dt.timedelta(days=3)) == {"$date": (now.date() - dt.timedelta(days=3)).isoformat()}
+    assert n(now.time().replace(tzinfo=None)) == {"$masked": "clock", "form": "time", "frac": True}
+    assert n.row([now.date().isoformat()], None, None) == [{"$masked": "clock", "form": "date", "text": "iso"}]
 
 
 def test_random_uuids_are_masked_but_not_other_versions():

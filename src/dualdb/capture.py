@@ -44,11 +44,17 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .normalize import Normalizer, canonical_text
+from .sql import (  # noqa: F401 - re-exported: capture's callers asked it what a statement is
+    HARNESS_MARK,
+    TRANSACTION_VERBS,
+    WRITE_VERBS,
+    first_line,
+    has_top_level_order_by,
+    is_harness_sql,
+    statement_shape,
+    statement_verb,
+)
 
-HARNESS_MARK = "/* dualdb */"
-TRANSACTION_VERBS = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT", "END")
-DDL_VERBS = ("CREATE", "DROP", "ALTER", "PRAGMA", "SET", "SHOW", "RESET", "COMMENT", "TRUNCATE", "ANALYZE", "VACUUM")
-WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "UPSERT")
 
 DEFAULT_MAX_STATEMENTS = 200
 DEFAULT_MAX_ROWS = 50
@@ -143,7 +149,7 @@ def _remember(sql: str, info: StatementInfo) -> None:
 
 
 def _build_info(sql: str, compiled: Any) -> StatementInfo:
-    verb = _verb(sql)
+    verb = statement_verb(sql)
     harness = sql.lstrip().startswith(HARNESS_MARK) or verb in TRANSACTION_VERBS
     types = columns = None
     mutable = True
@@ -256,60 +262,6 @@ def _order_key_indices(compiled: Any, entries: Any) -> tuple[int, ...] | None:
     return tuple(keys)
 
 
-def _verb(sql: str) -> str:
-    text = sql.lstrip()
-    while text.startswith("/*"):
-        end = text.find("*/")
-        if end < 0:
-            break
-        text = text[end + 2 :].lstrip()
-    while text.startswith("("):
-        text = text[1:].lstrip()
-    head = text.split(None, 1)[0] if text else ""
-    return head.upper().rstrip(";")
-
-
-TABLE_RE = re.compile(r'\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+((?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)', re.I)
-
-
-def statement_shape(sql: str) -> str:
-    """Verb plus referenced tables: equal for the two dialects' SQL of the same ORM call."""
-    verb = _verb(sql)
-    tables = sorted({t.split(".")[-1].strip('"').lower() for t in TABLE_RE.findall(sql)})
-    return f"{verb} {','.join(tables)}".strip()
-
-
-def is_harness_sql(sql: str) -> bool:
-    """SQL the harness (or the transaction machinery) sends, never compared."""
-    return sql.lstrip().startswith(HARNESS_MARK) or _verb(sql) in TRANSACTION_VERBS
-
-
-def has_top_level_order_by(sql: str) -> bool:
-    """True when the outermost statement has an ORDER BY (so row order is meaningful).
-
-    Parentheses and quotes are tracked so an ORDER BY inside a subquery,
-    window or string does not count.
-    """
-    upper = sql.upper()
-    if "ORDER BY" not in upper:
-        return False
-    depth = 0
-    in_quote = None
-    for i, ch in enumerate(upper):
-        if in_quote:
-            if ch == in_quote:
-                in_quote = None
-        elif ch in "'\"":
-            in_quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and ch == "O" and upper.startswith("ORDER BY", i):
-            return True
-    return False
-
-
 # -- one statement ---------------------------------------------------------------------
 
 
@@ -394,7 +346,7 @@ class StatementRecord:
             self.overflow_hash = hashlib.blake2b(digest_size=12)
         processors, types = self._types()
         for row in rows:
-            text = canonical_text(leg.normalizer.row(row, processors, types)).encode()
+            text = canonical_text(leg.row_normalizer.row(row, processors, types)).encode()
             self.overflow_hash.update(text + b"\x1e")
             self.overflow_set = (self.overflow_set + _row_hash(text)) & 0xFFFFFFFFFFFFFFFF
         self.overflow += len(rows)
@@ -410,7 +362,7 @@ class StatementRecord:
         if self._dict is not None:
             return self._dict
         leg = self.leg
-        normalizer = normalizer or leg.normalizer
+        normalizer = normalizer or leg.row_normalizer
         info = self.info
         rows = None
         set_digest = None
@@ -431,6 +383,9 @@ class StatementRecord:
             "rows": rows,
             "error": self.error,
         }
+        keys = key_positions(self.raw_params)
+        if keys:
+            out["param_keys"] = keys
         if rows is not None:
             out["columns"] = self.by_name[1] if self.by_name is not None else info.column_list
             if self.fetched != len(rows):
@@ -456,6 +411,27 @@ class StatementRecord:
 
 def _row_hash(text: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+KEY_NAME_RE = re.compile(r"(?:^|_)(?:id|pk|key)(?:_\d+)?$", re.I)
+_KEY_POSITIONS: dict[tuple, list[int] | None] = {}
+
+
+def key_positions(params: Any) -> list[int] | None:
+    """Positions (in ``params_for_report`` order) of parameters bound to a key: ``id``, ``user_id``,
+    ``id_1``. Their values are ids, and ids that differ between the legs are a real difference."""
+    if isinstance(params, (list, tuple)) and len(params) == 1 and isinstance(params[0], Mapping):
+        params = params[0]
+    if not isinstance(params, Mapping) or not params:
+        return None
+    names = tuple(sorted(params))
+    found = _KEY_POSITIONS.get(names, False)
+    if found is False:
+        found = [i for i, name in enumerate(names) if KEY_NAME_RE.search(str(name))] or None
+        if len(_KEY_POSITIONS) >= 4096:
+            _KEY_POSITIONS.clear()
+        _KEY_POSITIONS[names] = found
+    return found
 
 
 def params_for_report(params: Any, normalizer: Normalizer) -> Any:
@@ -510,6 +486,12 @@ class LegRecorder:
 
     def __post_init__(self) -> None:
         self.normalizer.clock_window = (self.started, self.started + dt.timedelta(hours=1))
+        # rows: a datetime object's fraction is not compared (an ORM row carries every column,
+        # looked at or not); what the test observed, response bodies included, keeps it
+        self.row_normalizer = Normalizer(
+            clock_window=self.normalizer.clock_window, max_text=self.normalizer.max_text,
+            max_bytes=self.normalizer.max_bytes, fraction_form=False,
+        )
         self._lock = threading.Lock()
         self.cells_left = self.max_cells
         self._dicts: list[dict[str, Any]] | None = None
@@ -545,7 +527,7 @@ class LegRecorder:
     def finish(self) -> None:
         """End of the leg: fix the clock window, normalise what was captured, look for harness effects."""
         self.ended = dt.datetime.now(dt.timezone.utc)
-        self.normalizer.clock_window = (self.started, self.ended)
+        self.normalizer.clock_window = self.row_normalizer.clock_window = (self.started, self.ended)
         self._detect_frozen_clock()
         self.statement_dicts()
         for record in self.statements:  # the dicts are the leg's record now: free the raw rows
@@ -553,7 +535,7 @@ class LegRecorder:
 
     def statement_dicts(self) -> list[dict[str, Any]]:
         if self._dicts is None or len(self._dicts) != len(self.statements):
-            self._dicts = [s.to_dict(self.normalizer) for s in self.statements]
+            self._dicts = [s.to_dict(self.row_normalizer) for s in self.statements]
         return self._dicts
 
     def _detect_frozen_clock(self) -> None:
@@ -784,9 +766,3 @@ def error_dict(exc: BaseException) -> dict[str, str]:
         out["code"] = str(code)
     return out
 
-
-def first_line(text: str) -> str:
-    for line in str(text).strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""

@@ -68,7 +68,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .capture import DDL_VERBS, TRANSACTION_VERBS, statement_shape
+from .sql import is_compared_verb, statement_shape
 from .normalize import canonical_text
 
 CLOCK_NEAR = dt.timedelta(days=400)
@@ -77,10 +77,9 @@ REL_TOLERANCE = 1e-9
 FAILING = ("failed", "error")
 
 CLOCK_NOTE = (
-    "The difference involves values taken from the clock (masked in the report). "
-    "PostgreSQL's now() is frozen for the whole test transaction, so rows stamped by the "
-    "database clock tie there while they differ on SQLite (or in production); if the "
-    "application orders by such a column, add a tiebreaker to ORDER BY (e.g. the primary key)."
+    "The values that differ were taken from the clock during the test; they are masked in the "
+    "report and only their form is compared (naive vs aware, whole seconds vs fractions, text "
+    "layout), so what differs is the form each engine gives the timestamp, not the moment."
 )
 TIE_NOTE = (
     "Rows tied on a clock value came back in another order; not reported as a divergence "
@@ -103,56 +102,72 @@ class LegView:
 
 @dataclass
 class Verdict:
+    """A test's verdict; ``differences`` holds every difference found, the primary first."""
+
     verdict: str
     kind: str | None = None
     first_difference: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    differences: list[dict[str, Any]] = field(default_factory=list)
 
 
 def compare_legs(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgresql")) -> Verdict:
-    """Compute the verdict for one test from its two legs (``a`` = SQLite, ``b`` = PostgreSQL)."""
+    """Compute the verdict for one test from its two legs (``a`` = SQLite, ``b`` = PostgreSQL).
+
+    ``first_difference`` is the *primary* difference — for a test that fails on
+    one engine, the one that explains the failure (see ``root_cause``), not the
+    earliest; ``differences`` lists it first, then every other difference found.
+    """
     if "skipped" in (a.outcome, b.outcome):
         return Verdict("skipped")
     a_fails, b_fails = a.outcome in FAILING, b.outcome in FAILING
-    if a_fails != b_fails:
-        return Verdict("diverged", "outcome", _outcome_difference(a, b, names))
     eq = ValueEquality(a.started, b.started)
-    if a_fails and b_fails:
-        if not same_failure(a, b):
-            return Verdict("diverged", "error", _outcome_difference(a, b, names))
+    if a_fails and b_fails and same_failure(a, b):
         return Verdict("failed_both", None, None)
     notes: list[str] = []
     learn_differing_inputs(a.statements or [], b.statements or [], eq)
-    statement_diff = first_statement_difference(a.statements or [], b.statements or [], eq, names, notes=notes)
-    diff = first_observation_difference(a.observations or [], b.observations or [], eq, names)
-    if diff is not None and statement_diff is not None:
-        diff["statement"] = statement_diff
-    if diff is None:
-        diff = statement_diff
-    if diff is not None:
+    statement_diffs = statement_differences(a.statements or [], b.statements or [], eq, names, notes=notes)
+    if a_fails or b_fails:
+        kind = "outcome" if a_fails != b_fails else "error"
+        primary = _outcome_difference(a, b, names, statement_diffs)
+        rest = [d for d in statement_diffs if d is not primary.get("statement")]
+        return Verdict("diverged", kind, primary, notes, [primary, *rest])
+    observed = observation_differences(a.observations or [], b.observations or [], eq, names)
+    differences = observed + statement_diffs
+    if not differences:
+        return Verdict("same", None, None, notes)
+    differences = observed + sorted(statement_diffs, key=_clock_form_only)  # stable: in order otherwise
+    primary = differences[0]
+    if observed and statement_diffs:
+        primary["statement"] = differences[len(observed)]
+    for diff in differences:
         if _involves_clock(diff):
             diff["note"] = CLOCK_NOTE
-            notes.append(CLOCK_NOTE)
-        return Verdict("diverged", "value", diff, notes)
-    return Verdict("same", None, None, notes)
+            if CLOCK_NOTE not in notes:
+                notes.append(CLOCK_NOTE)
+    return Verdict("diverged", "value", primary, notes, differences)
 
 
 def evidence(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgresql")) -> dict[str, Any] | None:
     """The first differing statement of a test whose verdict came from its outcome.
 
-    Shown next to an outcome/error divergence as the place where the legs parted.
+    Shown next to a ``failed_both`` entry as the place where the legs parted.
     """
     eq = ValueEquality(a.started, b.started)
+    learn_differing_inputs(a.statements or [], b.statements or [], eq)
     return first_statement_difference(a.statements or [], b.statements or [], eq, names)
 
 
-def _outcome_difference(a: LegView, b: LegView, names: tuple[str, str]) -> dict[str, Any]:
+def _outcome_difference(
+    a: LegView, b: LegView, names: tuple[str, str], statement_diffs: list[dict[str, Any]]
+) -> dict[str, Any]:
     def describe(leg: LegView) -> Any:
         if leg.error_type:
             return {"outcome": leg.outcome, "error": f"{leg.error_type}: {leg.error_message or ''}".strip()}
         return {"outcome": leg.outcome}
 
-    first = evidence(a, b, names)
+    failing = (_failing_statement(a), _failing_statement(b))
+    cause = root_cause(statement_diffs, (a, b), failing)
     diff = {
         "source": "outcome",
         "index": None,
@@ -162,15 +177,54 @@ def _outcome_difference(a: LegView, b: LegView, names: tuple[str, str]) -> dict[
         "shape": "error",
         "note": None,
     }
-    failing = (_failing_statement(a), _failing_statement(b))
-    if first is not None:
-        diff.update({k: first[k] for k in ("index", "sql") if first.get(k) is not None})
-        diff["statement"] = first
+    if cause is not None:
+        diff.update({k: cause[k] for k in ("index", "sql") if cause.get(k) is not None})
+        diff["statement"] = cause
     elif any(failing):
         diff["sql"] = {name: s["sql"] for name, s in zip(names, failing) if s}
-    if _involves_clock(first or {}):
+    if cause is not None and _involves_clock(cause):
         diff["note"] = CLOCK_NOTE
     return diff
+
+
+def root_cause(
+    diffs: list[dict[str, Any]], legs: tuple[LegView, LegView], failing: tuple[dict | None, dict | None]
+) -> dict[str, Any] | None:
+    """The statement difference that explains why one leg failed.
+
+    In order: the statement that raised the failing leg's error on that engine
+    only; else any statement that raised on one engine only; else the last
+    differing read before the failure (the data the failing code consumed);
+    else the last differing statement. The earliest difference is often an
+    unrelated cell (a token, a timestamp format) and would misname the cause.
+    """
+    if not diffs:
+        return None
+    errors = [d for d in diffs if d.get("shape") == "error"]
+    for side, stmt in enumerate(failing):
+        if stmt is None:
+            continue
+        statements = legs[side].statements or []
+        position = next((i for i, s in enumerate(statements) if s is stmt), None)
+        key = "index" if side == 0 else "index_other"
+        for d in errors:
+            if d.get(key) == position:
+                return d
+    if errors:
+        return errors[0]
+    telling = [d for d in diffs if not _clock_form_only(d)] or diffs
+    reads = [d for d in telling if str((d.get("sql") or {}).get("sqlite") or "").lstrip().upper().startswith(("SELECT", "WITH"))]
+    return reads[-1] if reads else telling[-1]
+
+
+def _clock_form_only(diff: dict[str, Any]) -> bool:
+    """Every differing cell is a clock value in another form (whole seconds, naive): a real
+    difference, but rarely the one a test is about when it has others."""
+    values = list((diff.get("values") or {}).values())
+    if len(values) != 2:
+        return False
+    cells = differing_cells(*values)
+    return bool(cells) and all(_has_clock(x) and _has_clock(y) for x, y in cells)
 
 
 # -- failures --------------------------------------------------------------------------
@@ -241,9 +295,11 @@ def _leg_family(leg: LegView) -> str | None:
 # -- observations ----------------------------------------------------------------------
 
 
-def first_observation_difference(
+def observation_differences(
     a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality, names: tuple[str, str]
-) -> dict[str, Any] | None:
+) -> list[dict[str, Any]]:
+    """Every observed value that differs, in the order the test observed them."""
+    out = []
     for index in range(max(len(a), len(b))):
         left = a[index] if index < len(a) else None
         right = b[index] if index < len(b) else None
@@ -255,7 +311,7 @@ def first_observation_difference(
             names[0]: left["value"] if left else {"$missing": True},
             names[1]: right["value"] if right else {"$missing": True},
         }
-        return {
+        out.append({
             "source": "observation",
             "index": index,
             "label": label,
@@ -263,8 +319,15 @@ def first_observation_difference(
             "values": values,
             "shape": classify(values[names[0]], values[names[1]]),
             "note": None,
-        }
-    return None
+        })
+    return out
+
+
+def first_observation_difference(
+    a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality, names: tuple[str, str]
+) -> dict[str, Any] | None:
+    found = observation_differences(a, b, eq, names)
+    return found[0] if found else None
 
 
 # -- statements ------------------------------------------------------------------------
@@ -284,8 +347,7 @@ def _shape(stmt: dict[str, Any]) -> str:
 
 
 def _comparable(stmt: dict[str, Any]) -> bool:
-    verb = _shape(stmt).split(" ", 1)[0]
-    return verb not in DDL_VERBS and verb not in TRANSACTION_VERBS
+    return is_compared_verb(_shape(stmt).split(" ", 1)[0])
 
 
 def align(a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality | None = None) -> list[tuple[int, int]]:
@@ -344,14 +406,17 @@ def params_compatible(pa: Any, pb: Any, eq: ValueEquality) -> bool:
     return False
 
 
-def first_statement_difference(
+def statement_differences(
     a: list[dict[str, Any]],
     b: list[dict[str, Any]],
     eq: ValueEquality,
     names: tuple[str, str],
     include_errors: bool = True,
     notes: list[str] | None = None,
-) -> dict[str, Any] | None:
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Every aligned pair of statements whose results differ, in execution order."""
+    out: list[dict[str, Any]] = []
     for i, j in align(a, b, eq):
         left, right = a[i], b[j]
         if not _comparable(left) or not params_compatible(statement_params(left), statement_params(right), eq):
@@ -364,52 +429,121 @@ def first_statement_difference(
         if problem == "error" and not include_errors:
             continue
         values = {names[0]: _result_of(left, right), names[1]: _result_of(right, left)}
+        projected = _common_columns(left, right)
+        if projected is not None and problem == "rows":
+            values = {names[0]: projected[0], names[1]: projected[1]}
         if problem in ("error", "rowcount", "digest", "new_id"):
             shape = problem
         elif is_ordered(left) and is_ordered(right):
             shape = classify(values[names[0]], values[names[1]])
         else:  # unordered: line the rows up before naming the difference
             shape = classify(_loosely_sorted(values[names[0]]), _loosely_sorted(values[names[1]]))
-        return {
+        out.append({
             "source": "statement",
             "index": i,
             "index_other": j,
             "label": None,
             "sql": {names[0]: left["sql"], names[1]: right["sql"]},
             "params": statement_params(left),
-            "columns": left.get("columns"),
+            "columns": projected[2] if projected is not None else left.get("columns"),
             "ordered": is_ordered(left) and is_ordered(right),
             "order_by": left.get("order_by"),
             "values": values,
             "shape": shape,
             "note": None,
-        }
-    return None
+        })
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
+def first_statement_difference(
+    a: list[dict[str, Any]],
+    b: list[dict[str, Any]],
+    eq: ValueEquality,
+    names: tuple[str, str],
+    include_errors: bool = True,
+    notes: list[str] | None = None,
+) -> dict[str, Any] | None:
+    found = statement_differences(a, b, eq, names, include_errors, notes, limit=1)
+    return found[0] if found else None
+
+
+def _common_columns(left: dict[str, Any], right: dict[str, Any]) -> tuple[list, list, list] | None:
+    """Both legs' rows on the result columns both returned, by name, when the lists differ.
+
+    The dialects compile one ORM call differently: for a model with an explicit
+    id and a server default SQLite's ``RETURNING id, created`` is PostgreSQL's
+    ``RETURNING created``. What the application sees is the common columns.
+    """
+    ca, cb = left.get("columns"), right.get("columns")
+    rows_a, rows_b = left.get("rows"), right.get("rows")
+    if not ca or not cb or list(ca) == list(cb) or rows_a is None or rows_b is None:
+        return None
+    common = [c for c in ca if c in cb]
+    ia, ib = [list(ca).index(c) for c in common], [list(cb).index(c) for c in common]
+
+    def project(rows: list, positions: list[int]) -> list:
+        return [[row[k] for k in positions] if isinstance(row, list) and len(row) > max(positions, default=-1) else row
+                for row in rows]
+
+    return project(rows_a, ia), project(rows_b, ib), common
 
 
 def learn_differing_inputs(a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality) -> None:
-    """Remember text the two legs *sent* differently, so it is not reported when it comes back.
+    """Remember values the two legs *sent* differently, so they are not reported when they come back.
 
-    Salts, ``secrets`` tokens and other unseedable inputs differ between the
+    Salts, ``secrets`` tokens, bcrypt/argon2 hashes (bytes or text), Faker's
+    clock-scaled dates and times and other unseedable inputs differ between the
     legs by construction; a password hash written with a random salt and read
     back by id would otherwise look like a divergence. Statements are paired
-    by shape only (verb + tables + columns) for this, and only text values at
-    the same parameter position are learnt.
+    by shape only (verb + tables) for this, and values at the same parameter
+    position are learnt — of any type except numbers bound to a key (``id``,
+    ``user_id`` ...: an id that differs is a real difference, such as a
+    sequence that handed out another value).
     """
     keys_a = [_shape(s) for s in a]
     keys_b = [_shape(s) for s in b]
     matcher = difflib.SequenceMatcher(a=keys_a, b=keys_b, autojunk=False)
     for block in matcher.get_matching_blocks():
         for k in range(block.size):
-            _learn_params(statement_params(a[block.a + k]), statement_params(b[block.b + k]), eq)
+            left, right = a[block.a + k], b[block.b + k]
+            keys = set(left.get("param_keys") or ()) | set(right.get("param_keys") or ())
+            _learn_params(statement_params(left), statement_params(right), eq, keys)
 
 
-def _learn_params(pa: Any, pb: Any, eq: ValueEquality) -> None:
+def _learn_params(pa: Any, pb: Any, eq: ValueEquality, keys: set[int] = frozenset(), top: bool = True) -> None:
     if isinstance(pa, list) and isinstance(pb, list) and len(pa) == len(pb):
-        for x, y in zip(pa, pb):
-            _learn_params(x, y, eq)
-    elif type(pa) is str and type(pb) is str and pa != pb:
-        eq.inputs.add((pa, pb))
+        for position, (x, y) in enumerate(zip(pa, pb)):
+            if top and position in keys and _is_number(x) and _is_number(y):
+                continue
+            _learn_params(x, y, eq, keys, top=False)
+    elif isinstance(pa, dict) and isinstance(pb, dict) and not _is_tag(pa) and pa.keys() == pb.keys():
+        for key in pa:  # executemany rows, JSON documents
+            _learn_params(pa[key], pb[key], eq, frozenset(), top=False)
+    elif pa is not None and pb is not None and _learnable(pa) and _learnable(pb) and not eq.equal(pa, pb):
+        eq.learn(pa, pb)
+
+
+LEARNED_INT_MIN = 100_000
+
+
+def _learnable(value: Any) -> bool:
+    """A value the harness could have made differ: text, a tagged value (bytes, dates, times),
+    a fraction (a duration), a large integer (a random code or nonce).
+
+    Small integers are not learnt: when two legs send a different count or
+    limit, it came from a result that already differed, and is reported there.
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        return True
+    if isinstance(value, float):
+        return not value.is_integer()
+    if isinstance(value, int):
+        return abs(value) >= LEARNED_INT_MIN
+    return _is_tag(value) and "$masked" not in value and "$missing" not in value
 
 
 def _loosely_sorted(rows: Any) -> Any:
@@ -458,6 +592,12 @@ def _statement_mismatch(left: dict[str, Any], right: dict[str, Any], eq: ValueEq
         # (one side without rows: RETURNING used by one dialect only, or not fetched)
         if left.get("fetched", len(rows_a)) != right.get("fetched", len(rows_b)):
             return "rows", None
+        projected = _common_columns(left, right)
+        if projected is not None:  # the dialects returned different columns: compare the common ones
+            if not projected[2]:
+                return None, None
+            same = eq.equal(eq.sorted_rows(projected[0], "a"), eq.sorted_rows(projected[1], "b"))
+            return (None if same else "rows"), None
         ordered = is_ordered(left) and is_ordered(right)
         digested = left.get("digested_rows") or right.get("digested_rows")
         if digested and not ordered:
@@ -528,25 +668,54 @@ class ValueEquality:
 
     def __init__(self, start_a: dt.datetime | None, start_b: dt.datetime | None):
         self.start_a, self.start_b = start_a, start_b
-        self.inputs: set[tuple[str, str]] = set()  # (sqlite, postgresql) values the test itself sent differently
+        # canonical texts of values the test itself sent differently: (sqlite, postgresql)
+        self.inputs: set[tuple[str, str]] = set()
+        self.sent: dict[str, dict[str, int]] = {"a": {}, "b": {}}  # text -> pair number, per side
+        self._texts: list[tuple[str, str]] = []  # the pairs that are text (for derived values)
+
+    def learn(self, x: Any, y: Any) -> None:
+        """``x`` (SQLite) and ``y`` (PostgreSQL) were sent in the same place: treat them as equal."""
+        pair = (canonical_text(x), canonical_text(y))
+        if pair in self.inputs:
+            return
+        self.inputs.add(pair)
+        number = len(self.inputs)
+        self.sent["a"].setdefault(pair[0], number)
+        self.sent["b"].setdefault(pair[1], number)
+        if type(x) is str and type(y) is str and min(len(x), len(y)) >= 6:
+            self._texts.append((x, y))
 
     def equal(self, x: Any, y: Any) -> bool:
         tx, ty = type(x), type(y)
         if tx is bool or ty is bool:  # True == 1 in Python, not in the data
             return tx is ty and x == y
         if tx is ty and (tx is str or x is None):
-            return x == y or (tx is str and (x, y) in self.inputs)
+            return x == y or (tx is str and self._sent_differently(x, y))
         if tx is dict and ty is dict:
             if x.keys() != y.keys():
-                return False
+                return bool(self.inputs) and self._sent_differently(x, y)
             if len(x) == 1 and next(iter(x)) in ("$dt", "$dtz"):
-                return self._clock_equal(x, y)
-            return all(self.equal(x[k], y[k]) for k in x)
+                return self._clock_equal(x, y) or self._sent_differently(x, y)
+            if all(self.equal(x[k], y[k]) for k in x):
+                return True
+            return bool(self.inputs) and _is_tag(x) and self._sent_differently(x, y)
         if tx is list and ty is list:
             return len(x) == len(y) and all(self.equal(p, q) for p, q in zip(x, y))
         if tx in (int, float) and ty in (int, float):
-            return x == y or math.isclose(x, y, rel_tol=REL_TOLERANCE, abs_tol=1e-12)
+            return x == y or math.isclose(x, y, rel_tol=REL_TOLERANCE, abs_tol=1e-12) or self._sent_differently(x, y)
         return x == y and tx is ty
+
+    def _sent_differently(self, x: Any, y: Any) -> bool:
+        """Values the legs sent differently, or text built from them (a URL holding a token)."""
+        if not self.inputs:
+            return False
+        if (canonical_text(x), canonical_text(y)) in self.inputs:
+            return True
+        if type(x) is str and type(y) is str:
+            for p, q in self._texts:
+                if p in x and q in y and x.replace(p, q) == y:
+                    return True
+        return False
 
     def _clock_equal(self, x: dict, y: dict) -> bool:
         key = next(iter(x))
@@ -564,14 +733,28 @@ class ValueEquality:
         return abs((a - self.start_a) - (b - self.start_b)) <= CLOCK_TOLERANCE
 
     def comparable(self, value: Any, side: str) -> Any:
-        """``value`` with datetimes near the leg's start made relative to it (for sorting and keys)."""
+        """``value`` with datetimes near the leg's start made relative to it, and values the
+        legs sent differently replaced by their pair number (for sorting and alignment keys)."""
+        sent = self.sent[side]
+        if sent:
+            value = _substitute(value, sent)
         start = self.start_a if side == "a" else self.start_b
-        if start is None:
-            return value
-        return _relative(value, start)
+        if start is not None:
+            value = _relative(value, start)
+        return value
 
     def sorted_rows(self, rows: list, side: str) -> list:
         return sorted(rows, key=lambda r: canonical_text(self.comparable(r, side)))
+
+
+def _substitute(value: Any, sent: dict[str, int]) -> Any:
+    """Values a leg sent differently from the other, replaced by the number of their pair."""
+    if isinstance(value, list):
+        return [_substitute(v, sent) for v in value]
+    if value is None or isinstance(value, bool) or (isinstance(value, dict) and not _is_tag(value)):
+        return value
+    number = sent.get(canonical_text(value))
+    return value if number is None else {"$sent": number}
 
 
 def _relative(value: Any, start: dt.datetime) -> Any:
@@ -609,10 +792,23 @@ def _has_clock(value: Any) -> bool:
 
 
 def _involves_clock(diff: dict[str, Any]) -> bool:
-    values = (diff or {}).get("values") or {}
-    if diff.get("shape") not in ("order", "nulls_position", "value", "count", "rows"):
+    """A cell that differs is a clock value (not merely a row that holds one)."""
+    values = list(((diff or {}).get("values") or {}).values())
+    if len(values) != 2 or diff.get("shape") in ("error", "rowcount", "digest", "new_id"):
         return False
-    return any(_has_clock(v) for v in values.values())
+    a, b = values
+    if not diff.get("ordered"):
+        a, b = _loosely_sorted(a), _loosely_sorted(b)
+    return any(_has_clock(x) or _has_clock(y) for x, y in differing_cells(a, b))
+
+
+def differing_cells(a: Any, b: Any) -> list[tuple[Any, Any]]:
+    """The innermost pairs of values that differ, position by position."""
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [cell for x, y in zip(a, b) if canonical_text(x) != canonical_text(y) for cell in differing_cells(x, y)]
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and not _is_tag(a):
+        return [cell for k in a if canonical_text(a[k]) != canonical_text(b[k]) for cell in differing_cells(a[k], b[k])]
+    return [(a, b)]
 
 
 # -- what a difference looks like -----------------------------------------------------
@@ -646,7 +842,9 @@ def classify(a: Any, b: Any) -> str:
     if _is_datetime_tag(a) and _is_datetime_tag(b) and next(iter(a)) != next(iter(b)):
         return "naive_vs_aware"
     if isinstance(a, dict) and isinstance(b, dict) and "$masked" in a and "$masked" in b:
-        return "naive_vs_aware" if a.get("aware") != b.get("aware") else "value"
+        if a.get("aware") != b.get("aware"):
+            return "naive_vs_aware"
+        return "datetime_form" if a.get("$masked") == b.get("$masked") == "clock" else "value"
     if (a is None) != (b is None):
         return "null_vs_value"
     if isinstance(a, str) and isinstance(b, str):

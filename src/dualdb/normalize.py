@@ -24,13 +24,22 @@ binary double, PostgreSQL as an exact decimal, so ``0.1 + 0.2`` is
 ``0.30000000000000004`` on one and ``0.3`` on the other; nobody's test means
 that. Integral values become ``int`` (``Decimal('2.00')`` -> ``2``).
 
-Harness noise is masked rather than compared: a datetime inside the leg's
+Harness noise is masked rather than compared: a clock value inside the leg's
 *clock window* (the leg's start .. end, plus a few seconds) was taken from the
-clock — ``now()``, ``CURRENT_TIMESTAMP``, ``datetime.now()`` defaults — and
-would differ between the legs of any test, so it becomes ``{"$masked":
-"clock", "aware": ...}`` (awareness is still compared: that difference is
-real). Random UUIDs (version 4, as objects or text) become ``{"$masked":
-"uuid4"}``.
+clock — ``now()``, ``CURRENT_TIMESTAMP``, ``datetime.now()`` defaults, a
+response's ``"created_at": "2026-…Z"``, ``time.time()`` — and would differ
+between the legs of any test. Every form is recognised: ``datetime``,
+``date`` and ``time`` objects, ISO-8601 text (``T`` or space, with ``Z``,
+``+00:00`` or naive) and epoch numbers (seconds, milliseconds, microseconds).
+Each becomes ``{"$masked": "clock", ...}`` that keeps its *form*, because the
+form is what differs between engines and is real: naive vs aware
+(``aware``), whole seconds vs fractions (``frac``: SQLite's
+``CURRENT_TIMESTAMP`` has no fraction, PostgreSQL's ``now()`` has six digits;
+compared on what the test observed and on text, not on every ORM row's
+datetime objects, ``fraction_form``),
+and for text the layout (``text``: separator, fraction digits, offset style),
+for numbers the unit (``epoch``). Random UUIDs (version 4, as objects or text)
+become ``{"$masked": "uuid4"}``.
 
 Large values are bounded: text longer than ``max_text`` characters (and bytes
 longer than ``max_bytes``) is kept as a prefix plus its length and hash, so it
@@ -66,8 +75,13 @@ DATETIME_CACHE = 4096
 # Masks are shared constants: normalised values are never mutated, and a leg's
 # rows may hold thousands of them.
 MASK_UUID = {"$masked": "uuid4"}
-MASK_CLOCK_AWARE = {"$masked": "clock", "aware": True}
-MASK_CLOCK_NAIVE = {"$masked": "clock", "aware": False}
+_CLOCK_MASKS: dict[tuple, dict] = {}
+ISO_RE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})(?:([T ])(\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d{1,9}))?(Z|[+-]\d{2}(?::?\d{2})?)?)?$"
+)
+# epoch numbers: (smallest plausible value, seconds per unit)
+EPOCH_UNITS = (("s", 1e9, 1.0), ("ms", 1e12, 1e-3), ("us", 1e15, 1e-6))
+EPOCH_MIN = 1_000_000_000
 _DATETIME_TAGS: dict[dt.datetime, dict] = {}
 
 # naive ``datetime.now()`` is local time; read it back to UTC with the process's offset
@@ -88,6 +102,7 @@ class Normalizer:
     masked: int = 0
     max_text: int = MAX_TEXT
     max_bytes: int = MAX_BYTES
+    fraction_form: bool = True  # compare whether a masked datetime object has a fraction of a second
 
     def __call__(self, value: Any, type_hint: Any = None) -> Any:
         return self.normalize(value, type_hint)
@@ -98,6 +113,10 @@ class Normalizer:
             n = len(value)
             if (n == 32 or n == 36) and UUID4_RE.match(value):
                 return self._mask_uuid()
+            if 10 <= n <= 40 and value[4:5] == "-" and value[:4].isdigit():
+                masked = self._clock_text(value)
+                if masked is not None:
+                    return masked
             if n > self.max_text:
                 return _long_text(value)
             if n <= INTERN_TEXT:
@@ -109,8 +128,16 @@ class Normalizer:
         if cls is int:
             if type_hint is not None and value in (0, 1) and _is_boolean_type(type_hint):
                 return bool(value)
+            if value >= EPOCH_MIN and self.clock_window is not None:
+                return self._clock_number(value)
             return value
-        if cls is float or cls is decimal.Decimal:
+        if cls is float:
+            if value >= EPOCH_MIN and self.clock_window is not None:
+                masked = self._clock_number(value)
+                if masked is not value:
+                    return masked
+            return _number(value)
+        if cls is decimal.Decimal:
             return _number(value)
         if _depth > MAX_DEPTH:
             return {"$repr": _short_repr(value)}
@@ -127,8 +154,12 @@ class Normalizer:
         if isinstance(value, dt.datetime):
             return self._datetime(value)
         if isinstance(value, dt.date):
+            if self._is_clock_date(value):
+                return self._clock_mask(form="date")
             return {"$date": value.isoformat()}
         if isinstance(value, dt.time):
+            if value.tzinfo is None and self._is_clock_time(value):
+                return self._clock_mask(form="time", frac=value.microsecond != 0)
             return {"$time": value.isoformat()}
         if isinstance(value, dt.timedelta):
             return {"$interval": _number(value.total_seconds())}
@@ -186,9 +217,11 @@ class Normalizer:
             cls = type(value)
             if value is None or cls is bool:
                 append(value)
-            elif cls is str and len(value) <= INTERN_TEXT and len(value) not in (32, 36):
+            elif cls is str and len(value) <= INTERN_TEXT and len(value) not in (32, 36) and not (
+                value[4:5] == "-" and value[:4].isdigit()
+            ):
                 append(intern(value))
-            elif cls is int and (i >= n_types or value not in (0, 1)):
+            elif cls is int and (i >= n_types or value not in (0, 1)) and value < EPOCH_MIN:
                 append(value)
             else:
                 append(norm(value, types[i] if i < n_types else None))
@@ -220,11 +253,83 @@ class Normalizer:
             return start - CLOCK_SLACK <= local_utc <= end + CLOCK_SLACK
         return False
 
+    def _clock_mask(self, **form: Any) -> dict:
+        """The shared mask of a clock value of this form (masks are never mutated)."""
+        self.masked += 1
+        key = tuple(sorted(form.items()))
+        mask = _CLOCK_MASKS.get(key)
+        if mask is None:
+            mask = _CLOCK_MASKS[key] = {"$masked": "clock", **form}
+        return mask
+
+    def _clock_text(self, text: str) -> dict | None:
+        """An ISO-8601 date or timestamp in the clock window, masked with its layout."""
+        match = ISO_RE.match(text)
+        if match is None or self.clock_window is None:
+            return None
+        day, sep, clock, fraction, offset = match.groups()
+        try:
+            if sep is None:
+                return self._clock_mask(form="date", text="iso") if self._is_clock_date(dt.date.fromisoformat(day)) else None
+            seconds = clock if clock.count(":") == 2 else clock + ":00"
+            micro = (fraction or "").ljust(6, "0")[:6]
+            moment = dt.datetime.fromisoformat(f"{day}T{seconds}{'.' + micro if fraction else ''}")
+            if offset and offset != "Z":
+                sign = 1 if offset[0] == "+" else -1
+                digits = offset[1:].replace(":", "")
+                delta = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+                moment = moment.replace(tzinfo=dt.timezone(sign * delta))
+            elif offset == "Z":
+                moment = moment.replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            return None
+        if not self.is_clock(moment):
+            return None
+        style = "" if not offset else ("Z" if offset == "Z" else ("+hh:mm" if ":" in offset else "+hhmm"))
+        layout = f"{sep}{len(fraction or '')}{style}"
+        return self._clock_mask(aware=bool(offset), frac=bool(fraction and fraction.strip("0")), text=layout)
+
+    def _clock_number(self, value: int | float) -> Any:
+        """An epoch timestamp (seconds, ms or µs) in the clock window, masked with its unit."""
+        for unit, smallest, scale in EPOCH_UNITS:
+            if smallest <= value < smallest * 1000:
+                try:
+                    moment = dt.datetime.fromtimestamp(value * scale, dt.timezone.utc)
+                except (OverflowError, OSError, ValueError):
+                    return value
+                if self.is_clock(moment):
+                    return self._clock_mask(epoch=unit, number=type(value).__name__)
+                return value
+        return value
+
+    def _is_clock_date(self, value: dt.date) -> bool:
+        if self.clock_window is None:
+            return False
+        start, end = self.clock_window
+        days = {(start - CLOCK_SLACK).date(), (end + CLOCK_SLACK).date(),
+                (start - CLOCK_SLACK + _LOCAL_OFFSET).date(), (end + CLOCK_SLACK + _LOCAL_OFFSET).date()}
+        return value in days
+
+    def _is_clock_time(self, value: dt.time) -> bool:
+        """A time of day inside the window (UTC or local): ``datetime.now().time()``."""
+        if self.clock_window is None:
+            return False
+        start, end = self.clock_window
+        if end - start > dt.timedelta(hours=1):
+            return False
+        for offset in (dt.timedelta(0), _LOCAL_OFFSET):
+            moment = dt.datetime.combine((start + offset).date(), value, dt.timezone.utc) - offset
+            for shift in (dt.timedelta(0), dt.timedelta(days=1), dt.timedelta(days=-1)):
+                if start - CLOCK_SLACK <= moment + shift <= end + CLOCK_SLACK:
+                    return True
+        return False
+
     def _datetime(self, value: dt.datetime) -> Any:
         aware = value.tzinfo is not None and value.utcoffset() is not None
         if self.is_clock(value):
-            self.masked += 1
-            return MASK_CLOCK_AWARE if aware else MASK_CLOCK_NAIVE
+            if not self.fraction_form:
+                return self._clock_mask(aware=aware)
+            return self._clock_mask(aware=aware, frac=value.microsecond != 0)
         # the same fixture datetimes recur in every leg: share their (never mutated) tags
         tag = _DATETIME_TAGS.get(value) if not aware else None
         if tag is None:

@@ -17,6 +17,7 @@ from .capture import LegRecorder, StatementCapture
 from .config import Settings
 from .errors import add_note
 from .isolation import install_savepoint_tracking
+from .process_state import EnvironTimelines
 from .report.build import build_report
 from .report.model import Report
 from .schema import resolve_metadata
@@ -36,6 +37,7 @@ class RunState:
         self.legs: dict[str, dict[str, dict[str, Any]]] = {}
         self.backend_info: dict[str, dict[str, Any]] = {}
         self.warnings: list[str] = []
+        self.environ = EnvironTimelines()  # one leg's os.environ changes don't reach the other engine's legs
         self._sent: dict[str, list[Any]] = {"backend_info": [], "warnings": [], "schema_findings": []}
 
     def _load_metadata(self) -> list[MetaData]:

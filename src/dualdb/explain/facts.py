@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..capture import statement_shape
+from ..sql import constructs, statement_shape
 from ..compare import classify
 from ..normalize import canonical_text
 
@@ -75,6 +75,15 @@ class Facts:
         return any(c in found for found in self.codes.values() for c in codes)
 
     # -- SQL -----------------------------------------------------------------------
+    def constructs(self, backend: str | None = None) -> frozenset[str]:
+        """SQL constructs of the statement where the legs parted (``LIKE``, ``ORDER BY``, functions)."""
+        names = (backend,) if backend else BACKENDS
+        found: set[str] = set()
+        for name in names:
+            for statement in filter(None, (self.focus_by.get(name) or "").split("\n")):
+                found |= constructs(statement, name)
+        return frozenset(found)
+
     def in_focus(self, pattern: str, backend: str | None = None) -> bool:
         text = self.focus_by.get(backend, "") if backend else self.focus
         return bool(re.search(pattern, text, re.I))
@@ -84,6 +93,11 @@ class Facts:
         return bool(re.search(pattern, text, re.I))
 
     # -- values --------------------------------------------------------------------
+    def values_differ(self) -> bool:
+        """The premise of a value rule: the focus statement's results do differ."""
+        shown = [canonical_text(self.values.get(b)) for b in BACKENDS if b in self.values]
+        return len(shown) == 2 and shown[0] != shown[1]
+
     @property
     def is_value_difference(self) -> bool:
         return bool(self.values) and self.shape not in (None, "error")

@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..capture import statement_shape
+from ..sql import statement_shape
 from ..normalize import canonical_text
 from .facts import Facts, facts_of
+from .fallback import fallback
 
 SQLITE, PG = "sqlite", "postgresql"
 
@@ -54,8 +55,9 @@ def rule(name: str, category: str, title: str, why: str, fix: str) -> Callable:
     return register
 
 
-def explain_entry(entry: Any) -> Finding | None:
-    """The first rule that matches the entry's facts, as a ``Finding``; ``None`` when none does."""
+def explain_entry(entry: Any) -> Finding:
+    """The first rule that matches the entry's facts, as a ``Finding``; when none does, the
+    category's fallback, which says concretely what differed (``explain/fallback.py``)."""
     facts = facts_of(entry)
     for r in RULES:
         try:
@@ -64,7 +66,8 @@ def explain_entry(entry: Any) -> Finding | None:
             matched = False
         if matched:
             return Finding(r.category, r.title, r.why, r.fix, r.name)
-    return None
+    category, title, why, fix = fallback(facts)
+    return Finding(category, title, why, fix, f"fallback-{category}")
 
 
 def explain_facts(facts: Facts) -> Rule | None:
@@ -83,8 +86,8 @@ VALUE_SHAPES = ("order", "case", "nulls_position", "count", "value", "rows", "pa
 
 
 def _differs(f: Facts) -> bool:
-    """A value difference (or an outcome whose evidence is one)."""
-    return f.shape in VALUE_SHAPES
+    """A value difference (or an outcome whose evidence is one) whose two values do differ."""
+    return f.shape in VALUE_SHAPES and (f.values_differ() or f.shape in ("rowcount", "digest"))
 
 
 # ======================================================================================

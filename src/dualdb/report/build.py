@@ -65,17 +65,50 @@ def build_entry(nodeid: str, legs: dict[str, dict[str, Any]]) -> TestEntry:
     known = legs[BACKENDS[0]].get("known") or legs[BACKENDS[1]].get("known")
     if entry.verdict == "diverged":
         found = explain_entry(entry)
-        if found is not None:
-            entry.category, entry.explanation = found.category, Explanation(
-                title=found.title, why=found.why, fix=found.fix, rule=found.rule
-            )
-        else:
-            entry.category = "other"
+        entry.category, entry.explanation = found.category, Explanation(
+            title=found.title, why=found.why, fix=found.fix, rule=found.rule
+        )
+        entry.differences = explained_differences(entry, verdict.differences or [first], found)
         if known:
             entry.verdict = "known"
             entry.known_reason = known.get("reason")
             entry.category = known.get("category") or entry.category
     return entry
+
+
+def explained_differences(entry: TestEntry, differences: list[dict[str, Any]], primary: Any) -> list[dict[str, Any]]:
+    """Every independent difference with its own category and explanation, the primary first.
+
+    Each secondary difference is explained as if it were the test's only one
+    (a value difference at its statement); differences with the same root
+    cause — the same rule — collapse into the first, which counts its ``repeats``.
+    """
+    out: list[dict[str, Any]] = []
+    by_rule: dict[str, dict[str, Any]] = {}
+    for position, diff in enumerate(differences):
+        if diff is None:
+            continue
+        if position == 0:
+            found = primary
+        else:
+            view = {"kind": "value", "legs": entry.legs, "first_difference": diff,
+                    "harness_notes": entry.harness_notes}
+            found = explain_entry(view)
+        key = found.rule if not found.rule.startswith("fallback-") else f"{found.rule}|{_statement_key(diff)}"
+        if key in by_rule:
+            by_rule[key]["repeats"] = by_rule[key].get("repeats", 1) + 1
+            continue
+        item = {k: v for k, v in diff.items() if k != "statement"}
+        item["category"] = found.category
+        item["explanation"] = {"title": found.title, "why": found.why, "fix": found.fix, "rule": found.rule}
+        by_rule[key] = item
+        out.append(item)
+    return out
+
+
+def _statement_key(diff: dict[str, Any]) -> str:
+    sql = diff.get("sql") or {}
+    return str(sql.get(BACKENDS[0]) if isinstance(sql, dict) else sql)
 
 
 def _leg(raw: dict[str, Any]) -> Leg:

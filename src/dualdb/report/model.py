@@ -81,6 +81,9 @@ class TestEntry:
     known_reason: str | None = None
     harness_notes: list[str] = field(default_factory=list)
     baseline: str | None = None  # "new" | "accepted" with --dualdb-baseline
+    # every independent difference (the primary first, equal to ``first_difference``), each with
+    # its own "category" and "explanation"; copies of one root cause are collapsed ("repeats")
+    differences: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _entry_dict(t: TestEntry) -> dict[str, Any]:
@@ -106,6 +109,7 @@ def _entry_dict(t: TestEntry) -> dict[str, Any]:
         "known_reason": t.known_reason,
         "harness_notes": list(t.harness_notes),
         "baseline": t.baseline,
+        "differences": list(t.differences),
     }
 
 
@@ -182,6 +186,7 @@ class Report:
                     known_reason=raw.get("known_reason"),
                     harness_notes=list(raw.get("harness_notes") or []),
                     baseline=raw.get("baseline"),
+                    differences=list(raw.get("differences") or []),
                 )
             )
         return cls(
