@@ -34,7 +34,7 @@ import uuid
 from decimal import Decimal
 
 from sqlalchemy import (
-    CHAR, JSON, REAL, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Uuid,
+    CHAR, JSON, REAL, Boolean, CheckConstraint, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, Uuid,
     func, text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -131,6 +131,14 @@ class Job(Base):
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(primary_key=True)
     state: Mapped[str] = mapped_column(String(20), default="queued")
+
+
+class Shirt(Base):
+    __tablename__ = "shirts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    size: Mapped[str] = mapped_column(Enum("small", "medium", "large", name="shirt_size"))
+    in_stock: Mapped[int] = mapped_column(Integer, default=1)
 '''
 
 CONFTEST = r'''import datetime as dt
@@ -204,7 +212,7 @@ import pytest
 from sqlalchemy import Integer, String, cast, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from models import Country, Customer, LineItem, Order, Playlist, Product, Tag, Task
+from models import Country, Customer, LineItem, Order, Playlist, Product, Shirt, Tag, Task, Token
 
 UTC = dt.timezone.utc
 
@@ -754,6 +762,42 @@ def test_recent_signups_widget(db_session, make_customer, observe):
     observe("widget", [c.name for c in db_session.scalars(select(Customer)).all()])
 
 
+# ---- gaps seen in unseen code -----------------------------------------------------------
+@pytest.fixture
+def shirts(db_session):
+    db_session.add_all([Shirt(name="tee", size="large"), Shirt(name="polo", size="small", in_stock=0),
+                        Shirt(name="henley", size="medium")])
+    db_session.flush()
+
+
+def test_size_chart(db_session, shirts, observe):
+    observe("sizes", db_session.scalars(select(Shirt.name).order_by(Shirt.size)).all())
+
+
+def test_all_shirts_when_no_page_size(db_session, shirts):
+    page_size = -1  # "no limit" in the caller's convention
+    rows = db_session.execute(text("SELECT name FROM shirts ORDER BY id LIMIT :n"), {"n": page_size}).all()
+    assert len(rows) == 3
+
+
+def test_shirts_in_stock(db_session, shirts):
+    rows = db_session.execute(text("SELECT name FROM shirts WHERE in_stock ORDER BY id")).scalars().all()
+    assert rows == ["tee", "henley"]
+
+
+def test_shirt_codes(db_session, shirts):
+    codes = db_session.execute(text("SELECT name + 100 FROM shirts")).scalars().all()
+    assert len(codes) == 3
+
+
+def test_token_owner_by_string_id(db_session, make_customer):
+    token = Token(customer_id=make_customer("Ann").id)
+    db_session.add(token)
+    db_session.flush()
+    owner = db_session.execute(text("SELECT customer_id FROM tokens WHERE id = :id"), {"id": str(token.id)}).scalar()
+    assert owner is not None
+
+
 @pytest.mark.dualdb_known(reason="the UI sorts undated tasks itself", category="ordering")
 def test_undated_tasks_known(db_session, make_task):
     make_task("someday")
@@ -1040,6 +1084,11 @@ DIVERGENCES.update({
     "test_report_with_statement_timeout": ("transactions", "postgres-session-features"),
     "test_second_page_of_products": ("sql_syntax", "non-standard-sql"),
     "test_minimum_stock_shown": ("sql_syntax", "postgres-only-function"),
+    "test_size_chart": ("ordering", "enum-order"),
+    "test_all_shirts_when_no_page_size": ("sql_syntax", "negative-limit"),
+    "test_shirts_in_stock": ("types", "integer-truthiness"),
+    "test_shirt_codes": ("types", "text-arithmetic"),
+    "test_token_owner_by_string_id": ("types", "uuid-as-text"),
 })
 
 KNOWN = {"test_undated_tasks_known": ("ordering", "nulls-order")}

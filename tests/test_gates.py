@@ -145,3 +145,131 @@ def test_baseline_acknowledges_schema_findings(inner):
     assert report["baseline"]["schema_new"] == [DRIFT_ID]
     ids.write_text(f"c3\n{DRIFT_ID}\n")
     assert inner.run("--dual-db", "--dualdb-strict", "--dualdb-baseline", str(ids), "-k", "test_users").ret == 0
+
+
+# -- dualdb_known(xfail=True) ---------------------------------------------------------------
+
+KNOWN_XFAIL = """
+import pytest
+from sqlalchemy import select
+from models import User
+
+
+@pytest.mark.dualdb_known(reason="LIKE ignores case on SQLite only, ticket 12", xfail=True)
+def test_like(db_session):
+    db_session.add(User(name="Alice"))
+    db_session.commit()
+    assert db_session.scalars(select(User).where(User.name.like("alice"))).all()  # fails on PostgreSQL
+
+
+@pytest.mark.dualdb_known(reason="was a LIKE, fixed since", xfail=True)
+def test_fixed(db_session):
+    db_session.add(User(name="Alice"))
+    db_session.commit()
+    assert db_session.scalars(select(User).where(User.name.ilike("alice"))).all()
+
+
+@pytest.mark.dualdb_known("broken everywhere now", xfail=True)
+def test_broken(db_session):
+    assert db_session.get(User, 1) is not None
+
+
+def test_plain(db_session):
+    pass
+"""
+
+
+def test_known_xfail_reports_the_failing_leg_as_xfailed(inner):
+    inner.project(MODELS, test_k=KNOWN_XFAIL)
+    result = inner.run("--dual-db", "--dualdb-strict", "-rxXf", "-k", "not broken")
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(passed=4, xfailed=1, xpassed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "XFAIL test_k.py::test_like[[]postgresql[]] - dualdb_known(xfail=True): LIKE ignores case on SQLite only*",
+            "XPASS test_k.py::test_fixed[[]postgresql[]]*dualdb_known(xfail=True): was a LIKE, fixed since "
+            "(passed on both engines: the expected failure is gone)",
+            "warning: known divergence no longer diverges: test_k.py::test_fixed (both engines pass and agree): "
+            "remove the dualdb_known marker",
+        ]
+    )
+    # the report keeps the real outcomes: the divergence is still there, and known
+    like = inner.entry("test_like")
+    assert (like["verdict"], like["kind"]) == ("known", "outcome")
+    assert like["known_reason"] == "LIKE ignores case on SQLite only, ticket 12"
+    assert like["legs"]["sqlite"]["outcome"] == "passed"
+    assert like["legs"]["postgresql"]["outcome"] == "failed"
+    assert inner.entry("test_fixed")["verdict"] == "same"
+    assert any("no longer diverges: test_k.py::test_fixed" in w for w in inner.report()["warnings"])
+    markdown = (inner.pytester.path / "reports" / "dualdb.md").read_text()
+    assert "no longer diverges" in markdown
+
+
+def test_known_xfail_failing_on_both_engines_is_a_failure(inner):
+    inner.project(MODELS, test_k=KNOWN_XFAIL)
+    result = inner.run("--dual-db", "-rxXf", "-k", "broken")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(xfailed=1, failed=1)  # the first leg to fail is the expected one; the second is not
+    out = result.stdout.str()
+    assert "failed on sqlite too: the marker expects one engine to pass" in out
+    result.stdout.fnmatch_lines(
+        ["dualdb_known(xfail=True): test_k.py::test_broken failed on both engines; the marker expects one to pass*"]
+    )
+    assert inner.entry("test_broken")["verdict"] == "failed_both"
+    # without --dual-db there is no divergence to expect: the test fails as written
+    inner.run("-k", "broken").assert_outcomes(failed=1)
+    # --runxfail: pytest's switch to ignore xfail marks applies to these too
+    inner.run("--dual-db", "--runxfail", "-k", "like").assert_outcomes(passed=1, failed=1)
+
+
+@pytest.mark.slow
+def test_known_xfail_under_xdist(inner):
+    inner.project(MODELS, test_k=KNOWN_XFAIL)
+    result = inner.run("--dual-db", "-n", "2", "-k", "not broken", subprocess=True)
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(passed=4, xfailed=1, xpassed=1)  # both legs of a test on one worker
+    # worksteal gives each worker one leg: both xfailed, neither knew the other failed; the end of
+    # the run sees it in the report and fails the run
+    result = inner.run("--dual-db", "-n", "2", "--dist", "worksteal", "-k", "broken", subprocess=True)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*dualdb_known(xfail=True): test_k.py::test_broken failed on both engines*"])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ('reason="x", xfail="yes"', "dualdb_known: xfail must be True or False, got 'yes'"),
+        ('reason="x", xfial=True', "dualdb_known: validate_known() got an unexpected keyword argument 'xfial'"),
+        ("", "dualdb_known: validate_known() missing 1 required positional argument: 'reason'"),
+    ],
+)
+def test_known_marker_arguments_are_checked_like_a_call(inner, arguments, message):
+    inner.project(
+        MODELS,
+        test_a=f"""
+        import pytest
+
+        @pytest.mark.dualdb_known({arguments})
+        def test_a(db_session):
+            pass
+        """,
+    )
+    result = inner.run("--dual-db")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"pytest-dualdb: test_a.py::test_a[sqlite]: {message}" in result.stderr.str()
+
+
+def test_known_xfail_on_a_dual_test_is_a_usage_error(inner):
+    inner.project(
+        MODELS,
+        test_a="""
+        import pytest
+
+        @pytest.mark.dualdb_known(reason="x", xfail=True)
+        def test_a(dual):
+            pass
+        """,
+    )
+    result = inner.run("--dual-db")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "a test using `dual` runs both engines in one test: use @pytest.mark.xfail" in result.stderr.str()

@@ -114,8 +114,7 @@ class RecordingPsycopgAsyncCursor(_RecordingMixin, psycopg.AsyncCursor):
 
     async def fetchone(self):
         row = await super().fetchone()
-        if row is not None:
-            self._dualdb_rows([row])
+        self._dualdb_rows([row] if row is not None else [])
         return row
 
     async def fetchmany(self, size: int = 0):

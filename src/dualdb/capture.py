@@ -622,8 +622,8 @@ class _RecordingMixin:
 class RecordingSqliteCursor(_RecordingMixin, sqlite3.Cursor):
     def fetchone(self):
         row = super().fetchone()
-        if row is not None and self._dualdb_record is not None:
-            self._dualdb_record.take([row], self)
+        if self._dualdb_record is not None:  # no row is a result too (``.scalar()`` found nothing)
+            self._dualdb_record.take([row] if row is not None else [], self)
         return row
 
     def fetchmany(self, size: int | None = None):
@@ -650,8 +650,8 @@ class RecordingSqliteConnection(sqlite3.Connection):
 class RecordingPsycopgCursor(_RecordingMixin, psycopg.Cursor):
     def fetchone(self):
         row = super().fetchone()
-        if row is not None and self._dualdb_record is not None:
-            self._dualdb_record.take([row], self)
+        if self._dualdb_record is not None:
+            self._dualdb_record.take([row] if row is not None else [], self)
         return row
 
     def fetchmany(self, size: int = 0):

@@ -86,7 +86,6 @@ def base_nodeid(nodeid: str, backend: str | None = None) -> str:
 
 
 def leg_payload(item: pytest.Item, leg: LegRecorder, state: Any) -> dict[str, Any]:
-    known = item.get_closest_marker("dualdb_known")
     payload: dict[str, Any] = {
         "nodeid": base_nodeid(item.nodeid, leg.backend),
         "backend": leg.backend,
@@ -98,13 +97,13 @@ def leg_payload(item: pytest.Item, leg: LegRecorder, state: Any) -> dict[str, An
         "notes": list(leg.notes),
         "harness_notes": list(getattr(leg, "harness_notes", [])),
         "started": leg.started.isoformat(),
-        "known": validate_known(*known.args, **known.kwargs) if known else None,
+        "known": known_marker(item),
         **state.payload_context(leg.backend),
     }
     return payload
 
 
-def validate_known(reason: str, category: str | None = None) -> dict[str, Any]:
+def validate_known(reason: str, category: str | None = None, xfail: bool = False) -> dict[str, Any]:
     """The ``dualdb_known`` marker's signature: wrong arguments fail like a wrong call."""
     from .report.model import CATEGORIES
 
@@ -112,7 +111,69 @@ def validate_known(reason: str, category: str | None = None) -> dict[str, Any]:
         raise pytest.UsageError(
             f"dualdb_known(category={category!r}): unknown category; use one of {', '.join(CATEGORIES)}"
         )
-    return {"reason": str(reason), "category": category}
+    if not isinstance(xfail, bool):
+        raise TypeError(f"xfail must be True or False, got {xfail!r}")
+    return {"reason": str(reason), "category": category, "xfail": xfail}
+
+
+def known_marker(item: pytest.Item) -> dict[str, Any] | None:
+    """The test's validated ``dualdb_known`` arguments, or None when it has no marker."""
+    known = item.get_closest_marker("dualdb_known")
+    return validate_known(*known.args, **known.kwargs) if known else None
+
+
+# -- dualdb_known(xfail=True) ---------------------------------------------------------
+
+
+def expect_known_failure(item: pytest.Item, leg: LegRecorder, report: pytest.TestReport, finished: dict[str, str]) -> None:
+    """``dualdb_known(..., xfail=True)``: the leg that fails is the expected failure.
+
+    Like pytest's own xfail (``_pytest/skipping.py``), a failing phase's report
+    becomes ``skipped`` with ``wasxfail`` (pytest shows and counts it as xfailed),
+    and a passing call phase with ``wasxfail`` is an xpass, never strict. Which leg
+    fails isn't known in advance, so it is decided per leg, with the other leg's
+    outcome when it already finished in this process (``finished``: test id ->
+    outcome of the first leg to finish):
+
+    * this leg fails, the other passed or hasn't run yet: xfailed;
+    * this leg fails and the other failed too: a real failure, with a section
+      saying why (both engines failing is a new bug, not the known divergence);
+    * this leg passes and the other passed: xpassed (the divergence may be gone).
+
+    Call it after ``apply_phase`` (the leg's own outcome stays ``failed``, so the
+    report still compares the real outcomes). ``--runxfail`` turns it off, and a
+    report pytest's own xfail already decided is left alone. Legs whose sibling
+    ran in another process (xdist without the pairing scheduler) are settled at
+    the end of the run from the report (``reporting.known_marker_check``).
+    """
+    known = known_marker(item)
+    if known is None or not known["xfail"] or item.config.option.runxfail:
+        return
+    test_id = base_nodeid(item.nodeid, leg.backend)
+    other = next(name for name in BACKEND_NAMES if name != leg.backend)
+    sibling = finished.get(test_id)
+    reason = f"dualdb_known(xfail=True): {known['reason']}"
+    if hasattr(report, "wasxfail"):
+        pass
+    elif report.failed:
+        if sibling in ("failed", "error"):
+            report.sections.append(
+                (
+                    "dualdb_known(xfail=True)",
+                    f"failed on {other} too: the marker expects one engine to pass. Both engines failing is "
+                    f"a new failure, not the known divergence ({known['reason']})",
+                )
+            )
+        else:
+            report.outcome = "skipped"
+            report.wasxfail = reason
+    elif report.when == "call" and report.passed and sibling == "passed":
+        report.wasxfail = f"{reason} (passed on both engines: the expected failure is gone)"
+    if report.when == "teardown":
+        if sibling is None:
+            finished[test_id] = getattr(leg, "outcome", None) or "passed"
+        else:
+            del finished[test_id]  # both legs done
 
 
 def paired_phase(item: pytest.Item, paired: Any, report: pytest.TestReport, call: pytest.CallInfo, state: Any) -> None:
@@ -130,7 +191,7 @@ def paired_phase(item: pytest.Item, paired: Any, report: pytest.TestReport, call
         folded.exception = call.excinfo.value
     if report.when != "teardown":
         return
-    known = item.get_closest_marker("dualdb_known")
+    known = known_marker(item)
     legs = paired.report_legs(folded.outcome or "passed", folded.error, folded.exception)
     started = paired.started.isoformat()
     for name, leg in legs.items():
@@ -140,7 +201,7 @@ def paired_phase(item: pytest.Item, paired: Any, report: pytest.TestReport, call
             started=started,
             dropped_statements=0,
             harness_notes=[],
-            known=validate_known(*known.args, **known.kwargs) if known else None,
+            known=known,
             backend_info=state.backend_info.get(name),
             warnings=list(state.warnings),
         )

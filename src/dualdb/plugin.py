@@ -30,12 +30,13 @@ from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
     observe,
 )
 from .async_fixtures import *  # noqa: F401,F403 - the async fixtures (db_async_*, dualdb_async_sessionmaker)
-from .leg_outcome import base_nodeid, validate_known
+from .leg_outcome import base_nodeid, known_marker
 from .leg_pairing import WorkerLegs, make_scheduler
 from .reseed import reseed, seed_for
 from .runstate import RunState
 
 STATE_KEY = pytest.StashKey[RunState]()
+FINISHED_KNOWN_KEY = pytest.StashKey[dict]()  # dualdb_known(xfail=True): test id -> outcome of its first leg
 BACKEND_FIXTURE = "dualdb_backend"
 
 
@@ -110,8 +111,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "dualdb_known(reason, category=None): an acknowledged SQLite/PostgreSQL divergence; "
-        "reported as known, never fails --dualdb-strict",
+        "dualdb_known(reason, category=None, xfail=False): an acknowledged SQLite/PostgreSQL divergence; "
+        "reported as known, never fails --dualdb-strict. xfail=True: the leg that fails (one engine) is "
+        "reported as xfailed",
     )
     try:
         settings = config_mod.resolve(config.getoption, config.getini)
@@ -132,6 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
     state = RunState(settings, worker)
     config.stash[STATE_KEY] = state
+    config.stash[FINISHED_KNOWN_KEY] = {}
     if workerinput:  # an xdist worker pairs legs itself and sends them on (leg_pairing)
         state.worker_legs = WorkerLegs()
     else:
@@ -243,12 +246,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if "dual" in getattr(item, "fixturenames", ()):  # `dual` runs both engines in one test
             needed.update(("sqlite", "postgresql"))
             allow_dual_in_given(item)
-        known = item.get_closest_marker("dualdb_known")
-        if known is not None:
-            try:
-                validate_known(*known.args, **known.kwargs)
-            except TypeError as exc:
-                raise pytest.UsageError(f"pytest-dualdb: {item.nodeid}: dualdb_known: {exc}") from None
+        try:
+            known = known_marker(item)
+        except TypeError as exc:
+            raise pytest.UsageError(f"pytest-dualdb: {item.nodeid}: dualdb_known: {exc}") from None
+        if known and known["xfail"] and "dual" in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(
+                f"pytest-dualdb: {item.nodeid}: dualdb_known(xfail=True) marks the failing leg of a test run "
+                "once per engine; a test using `dual` runs both engines in one test: use @pytest.mark.xfail"
+            )
     try:
         state.provisioner.metadatas  # import errors surface before any server starts  # noqa: B018
         for name in ("sqlite", "postgresql"):
@@ -290,9 +296,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     leg = item.stash.get(LEG_KEY, None)
     if leg is not None:
-        from .leg_outcome import apply_phase, leg_payload
+        from .leg_outcome import apply_phase, expect_known_failure, leg_payload
 
         apply_phase(leg, report, call)
+        expect_known_failure(item, leg, report, item.config.stash[FINISHED_KNOWN_KEY])
         if report.when == "teardown":
             state = state_of(item.config)
             state.stop_capture(leg)
@@ -327,6 +334,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     blocked = outcome.blocking or outcome.blocking_schema
     if state.settings.strict and blocked and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if outcome.unexpected and session.exitstatus == pytest.ExitCode.OK:
+        # dualdb_known(xfail=True) legs that were both xfailed in different processes: a real failure
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 REPORT_KEY = pytest.StashKey[object]()
@@ -339,6 +349,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.section("pytest-dualdb: SQLite vs PostgreSQL")
     for line in outcome.lines:
         terminalreporter.write_line(line)
+    for line in outcome.unexpected_lines:
+        terminalreporter.write_line(line, red=True)
     if config.getoption("dualdb_strict"):
         for line in outcome.strict_lines():
             terminalreporter.write_line(line, red=True)

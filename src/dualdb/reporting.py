@@ -18,6 +18,8 @@ class ReportOutcome:
     lines: list[str] = field(default_factory=list)
     blocking: list[TestEntry] = field(default_factory=list)
     blocking_schema: list[dict[str, Any]] = field(default_factory=list)  # findings nothing acknowledged
+    unexpected: list[TestEntry] = field(default_factory=list)  # dualdb_known(xfail=True) tests failing on both
+    unexpected_lines: list[str] = field(default_factory=list)
 
     def strict_lines(self) -> list[str]:
         """What fails ``--dualdb-strict``, one line per kind and one per schema finding."""
@@ -44,9 +46,51 @@ def _finding_summary(finding: dict[str, Any]) -> str:
     return f"{finding.get('kind')} {what} {finding.get('backend')}: {finding.get('name')}{revision}"
 
 
+FAILING = ("failed", "error")
+
+
+def known_marker_check(
+    report: Report, legs_by_test: dict[str, dict[str, dict[str, Any]]]
+) -> tuple[list[str], list[TestEntry], list[str]]:
+    """What the ``dualdb_known`` markers say against what happened.
+
+    Returns warnings (a marked test whose engines agree now: the marker is
+    stale; an ``xfail=True`` test passing on both), the ``xfail=True`` tests
+    that failed on both engines (the marker expects one to pass: a real
+    failure, even where both legs were xfailed in different xdist workers),
+    and one line per such test.
+    """
+    warnings, unexpected, lines = [], [], []
+    for entry in report.tests:
+        legs = legs_by_test.get(entry.nodeid) or {}
+        known = next((leg["known"] for leg in legs.values() if leg.get("known")), None)
+        if not known:
+            continue
+        outcomes = [leg.get("outcome") for leg in legs.values()]
+        if entry.verdict == "same":
+            warnings.append(
+                f"known divergence no longer diverges: {entry.nodeid} (both engines pass and agree): "
+                "remove the dualdb_known marker"
+            )
+        elif known.get("xfail") and outcomes and all(o in FAILING for o in outcomes):
+            unexpected.append(entry)
+            lines.append(
+                f"dualdb_known(xfail=True): {entry.nodeid} failed on both engines; the marker expects one to "
+                "pass, so this is a new failure, not the known divergence"
+            )
+        elif known.get("xfail") and outcomes and all(o == "passed" for o in outcomes):
+            warnings.append(
+                f"dualdb_known(xfail=True): {entry.nodeid} passes on both engines now (its values still differ): "
+                "remove xfail=True"
+            )
+    return warnings, unexpected, lines
+
+
 def finish_report(state: RunState) -> ReportOutcome:
     settings = state.settings
     report = state.build_report()
+    marker_warnings, unexpected, unexpected_lines = known_marker_check(report, state.legs)
+    report.warnings.extend(w for w in marker_warnings if w not in report.warnings)
     baseline = load_baseline(settings.baseline) if settings.baseline is not None else None
     if baseline is not None:
         apply_baseline(report, baseline.tests, str(settings.baseline))
@@ -64,4 +108,11 @@ def finish_report(state: RunState) -> ReportOutcome:
         lines.insert(-1, f"{KNOWN_SCHEMA_INI}: {key} matches no schema finding of this run: remove it")
     if stale["baseline"]:
         lines.insert(-1, f"baseline: {len(stale['baseline'])} schema finding(s) no longer found: {', '.join(stale['baseline'])}")
-    return ReportOutcome(report=report, lines=lines, blocking=blocking, blocking_schema=blocking_schema)
+    return ReportOutcome(
+        report=report,
+        lines=lines,
+        blocking=blocking,
+        blocking_schema=blocking_schema,
+        unexpected=unexpected,
+        unexpected_lines=unexpected_lines,
+    )

@@ -225,7 +225,7 @@ def _one_sided_code(f: Facts, code: str) -> bool:
 def _what_differed(f: Facts) -> str:
     """One or two sentences: the statement, the error or both values."""
     parts = []
-    statement = next((f.focus_by.get(b) for b in BACKENDS if f.focus_by.get(b)), "")
+    statement = _focus_sql(f)
     if statement:
         parts.append(f"At `{_short(statement.split(chr(10))[0], 120)}`")
     if f.failing and len(f.failing) == 1:
@@ -242,13 +242,23 @@ def _what_differed(f: Facts) -> str:
     return text.replace("` ", "`: ", 1) if statement else text
 
 
+def _focus_sql(f: Facts) -> str:
+    """The focus statement as the application sent it (the facts keep it upper-cased)."""
+    for backend in BACKENDS:
+        index = f.focus_index.get(backend)
+        statements = f.statements_by.get(backend) or []
+        if isinstance(index, int) and 0 <= index < len(statements):
+            return str(statements[index].get("sql") or "")
+    return next((f.focus_by.get(b) for b in BACKENDS if f.focus_by.get(b)), "")
+
+
 def _cell_kinds(f: Facts) -> set[str]:
     from ..compare import differing_cells
 
     values = [f.values.get(b) for b in BACKENDS]
     kinds: set[str] = set()
     for x, y in differing_cells(values[0], values[1]) if len(values) == 2 else ():
-        for value in (x, y):
+        for value in _flatten(x) + _flatten(y):
             if value is None:
                 kinds.add("null")
             elif isinstance(value, bool):
@@ -260,6 +270,13 @@ def _cell_kinds(f: Facts) -> set[str]:
             elif isinstance(value, dict) and value:
                 kinds.add(str(next(iter(value))))
     return kinds
+
+
+def _flatten(value: Any) -> list:
+    """Rows of another count: the cells of every row."""
+    if isinstance(value, list):
+        return [cell for item in value for cell in _flatten(item)]
+    return [value]
 
 
 def _short(text: Any, limit: int) -> str:

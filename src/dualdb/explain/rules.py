@@ -375,6 +375,38 @@ def _text_range(f: Facts) -> bool:
 
 
 @rule(
+    "enum-order",
+    "ordering",
+    "An Enum column sorts by declaration on PostgreSQL and alphabetically on SQLite",
+    "SQLAlchemy's `Enum` is a native enum type on PostgreSQL, which sorts in the order the "
+    "values were declared (`small < medium < large`); on SQLite it is a VARCHAR, sorted as text "
+    "(`large < medium < small`).",
+    "Sort on an explicit rank instead of the enum: a `case({...}, value=Model.size)` "
+    "expression or a rank column, so both engines use the same order.",
+)
+def _enum_order(f: Facts) -> bool:
+    return f.shape in ("order", "value") and f.values_differ() and any(t == "Enum" for t in f.order_types())
+
+
+@rule(
+    "uuid-as-text",
+    "types",
+    "A UUID is compared as text in another form than the column stores",
+    "SQLAlchemy's `Uuid` type stores 32 hex digits without dashes in SQLite's CHAR(32) and a "
+    "native `uuid` on PostgreSQL; a raw query that passes `str(uuid)` (with dashes) matches on "
+    "PostgreSQL, which parses it, and finds nothing on SQLite, which compares text.",
+    "Pass `uuid.UUID` objects through a typed expression (`select(M).where(M.token == value)`, "
+    "or `bindparam('t', type_=Uuid)` in `text()`), never `str(value)`.",
+)
+def _uuid_text(f: Facts) -> bool:
+    return (
+        f.shape in ("count", "rows", "value")
+        and f.values_differ()
+        and re.search(r'"\$masked":"uuid4"|"\$uuid"', f.params) is not None
+    )
+
+
+@rule(
     "order-ties",
     "ordering",
     "Rows tied on the ORDER BY key come back in any order",
@@ -1057,6 +1089,49 @@ def _str_num(f: Facts) -> bool:
     return f.any_error(r"operator does not exist: (character varying|text|character) (=|<>|<|>|<=|>=|~~) "
                        r"(integer|bigint|numeric|double precision|smallint)|operator does not exist: "
                        r"(integer|bigint|numeric) (=|<>|~~) (character varying|text)")
+
+
+@rule(
+    "negative-limit",
+    "sql_syntax",
+    "A negative LIMIT means 'no limit' on SQLite and is an error on PostgreSQL",
+    "SQLite treats `LIMIT -1` (or any negative count) as no limit at all; PostgreSQL rejects a "
+    "negative LIMIT or OFFSET (SQLSTATE 2201W/2201X: `LIMIT must not be negative`).",
+    "Leave the limit out when there is none (`if limit is not None: query = query.limit(limit)`), "
+    "and validate page sizes and offsets before they reach the query.",
+)
+def _negative_limit(f: Facts) -> bool:
+    return f.code("2201W", "2201X") or (bool(f.failing) and "NEGATIVE LIMIT" in f.constructs())
+
+
+@rule(
+    "integer-truthiness",
+    "types",
+    "A number used as a condition",
+    "SQLite has no boolean type: `WHERE active` or `WHERE 1` tests a number for non-zero. "
+    "PostgreSQL requires a boolean condition (SQLSTATE 42804: `argument of WHERE must be type "
+    "boolean, not type integer`).",
+    "Compare explicitly (`Model.active == 1`), or better make the column `Boolean` and write "
+    "`Model.active.is_(True)`; SQLAlchemy renders each engine's form.",
+)
+def _int_truthiness(f: Facts) -> bool:
+    return f.code("42804") and f.any_error(r"argument of (WHERE|HAVING|AND|OR|NOT|CASE.*WHEN)\b.* must be type boolean")
+
+
+@rule(
+    "text-arithmetic",
+    "types",
+    "Arithmetic between text and a number",
+    "SQLite converts text to a number for `+`, `-`, `*` (`'12' + 1` is 13, `'abc' + 1` is 1); "
+    "PostgreSQL has no such operator (SQLSTATE 42883: `operator does not exist: text + integer`).",
+    "Store numbers in numeric columns, or cast explicitly (`cast(Model.code, Integer) + 1`); "
+    "to join strings use `concat` / `+` on `String` expressions, which SQLAlchemy renders as `||`.",
+)
+def _text_arithmetic(f: Facts) -> bool:
+    return f.code("42883") and f.any_error(
+        r"operator does not exist: (text|character varying|character) [-+*/%] (integer|bigint|smallint|numeric|double)"
+        r"|operator does not exist: (integer|bigint|smallint|numeric|double precision) [-+*/%] (text|character varying)"
+    )
 
 
 @rule(
