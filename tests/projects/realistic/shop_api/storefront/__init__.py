@@ -1,0 +1,1 @@
+"""Storefront: the shop's JSON API (FastAPI + SQLAlchemy 2)."""
