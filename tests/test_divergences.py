@@ -762,6 +762,12 @@ def test_recent_signups_widget(db_session, make_customer, observe):
     observe("widget", [c.name for c in db_session.scalars(select(Customer)).all()])
 
 
+def test_receipt_shows_creation_time(db_session, make_order, observe):
+    order = make_order()
+    db_session.refresh(order)
+    observe("receipt", {"created": order.created_at.isoformat()})
+
+
 # ---- gaps seen in unseen code -----------------------------------------------------------
 @pytest.fixture
 def shirts(db_session):
@@ -1085,6 +1091,7 @@ DIVERGENCES.update({
     "test_second_page_of_products": ("sql_syntax", "non-standard-sql"),
     "test_minimum_stock_shown": ("sql_syntax", "postgres-only-function"),
     "test_size_chart": ("ordering", "enum-order"),
+    "test_receipt_shows_creation_time": ("datetime", "timestamp-form"),
     "test_all_shirts_when_no_page_size": ("sql_syntax", "negative-limit"),
     "test_shirts_in_stock": ("types", "integer-truthiness"),
     "test_shirt_codes": ("types", "text-arithmetic"),

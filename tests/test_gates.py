@@ -273,3 +273,56 @@ def test_known_xfail_on_a_dual_test_is_a_usage_error(inner):
     result = inner.run("--dual-db")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "a test using `dual` runs both engines in one test: use @pytest.mark.xfail" in result.stderr.str()
+
+
+RERUN_TESTS = """
+from sqlalchemy import select
+from models import User
+
+PG_RUNS = []
+
+
+def test_like_is_case_sensitive_on_postgresql(db_session, observe):
+    db_session.add(User(name="Alice"))
+    observe("found", db_session.scalars(select(User.name).where(User.name.like("al%"))).all())
+
+
+def test_first_run_on_postgresql_differs(db_session, dualdb_backend, observe):
+    # stands for a nondeterministic result (an ORDER BY over ties, a race): only the first run differs
+    if dualdb_backend.name == "postgresql":
+        PG_RUNS.append(1)
+    observe("value", 1 if len(PG_RUNS) == 1 and dualdb_backend.name == "postgresql" else 0)
+"""
+
+
+def test_a_diverged_test_is_run_again_and_a_divergence_that_does_not_reproduce_is_named(inner):
+    inner.project(MODELS, test_rerun=RERUN_TESTS)
+    result = inner.run("--dual-db", "--dualdb-strict")
+    entries = {t["nodeid"].split("::")[-1]: t for t in inner.report()["tests"]}
+    stable = entries["test_like_is_case_sensitive_on_postgresql"]
+    assert stable["verdict"] == "diverged"
+    assert stable["rerun"] == {"runs": 1, "reproduced": True, "nondeterministic": []}
+    flaky = entries["test_first_run_on_postgresql_differs"]
+    assert flaky["verdict"] == "diverged"
+    assert flaky["rerun"] == {"runs": 1, "reproduced": False, "nondeterministic": ["postgresql"]}
+    result.stdout.fnmatch_lines([
+        "not reproduced when run again (nondeterministic: postgresql; *): *test_first_run_on_postgresql_differs"
+    ])
+    result.stdout.fnmatch_lines(["*--dualdb-strict: 1 divergence(s) not acknowledged*"])  # only the stable one
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "4 passed" in result.stdout.str()  # re-runs are quiet: pytest counts the first run only
+
+
+def test_reruns_can_be_turned_off_and_then_every_divergence_counts(inner):
+    inner.project(MODELS, ini="dualdb_reruns = 0", test_rerun=RERUN_TESTS)
+    result = inner.run("--dual-db", "--dualdb-strict")
+    assert all(t["rerun"] is None for t in inner.report()["tests"])
+    result.stdout.fnmatch_lines(["*--dualdb-strict: 2 divergence(s) not acknowledged*"])
+
+
+def test_a_flaky_divergence_alone_does_not_fail_strict(inner):
+    inner.project(MODELS, test_rerun=RERUN_TESTS.split("def test_like_is")[0]
+                  + "def test_first" + RERUN_TESTS.split("def test_first")[1])
+    result = inner.run("--dual-db", "--dualdb-strict")
+    assert result.ret == 0, result.stdout.str()
+    assert inner.report()["tests"][0]["rerun"]["reproduced"] is False

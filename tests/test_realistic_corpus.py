@@ -57,13 +57,13 @@ def test_every_corpus_test_declares_its_expected_verdict(pytester, app):
             assert info["category"] in CATEGORIES and info["category"] != "other", nodeid
         assert info["needs"] in (None, "linguistic"), nodeid
     divergent = sum(info["expect"] == "diverged" for info in expected.values())
-    # mostly look-alikes, as in a real suite: about one test in four is a genuine divergence
-    assert 0.15 <= divergent / len(expected) <= 0.35, (divergent, len(expected))
+    # mostly look-alikes, as in a real suite: one test in four or five is a genuine divergence
+    # (the shop's five customer tests share one: its created_at is server_default=func.now())
+    assert 0.15 <= divergent / len(expected) <= 0.4, (divergent, len(expected))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("app", corpus.APPS)
-@pytest.mark.xfail(strict=False, reason="false alarms being fixed")
 def test_realistic_app_verdicts(inner, app):
     result, expected = run_app(inner.pytester, app, "--dual-db", "--tb=short")
     report = inner.report()

@@ -432,12 +432,14 @@ def statement_differences(
         projected = _common_columns(left, right)
         if projected is not None and problem == "rows":
             values = {names[0]: projected[0], names[1]: projected[1]}
+        # the shape is named on the values with what the legs sent differently made equal
+        seen_a, seen_b = eq.comparable(values[names[0]], "a"), eq.comparable(values[names[1]], "b")
         if problem in ("error", "rowcount", "digest", "new_id"):
             shape = problem
         elif is_ordered(left) and is_ordered(right):
-            shape = classify(values[names[0]], values[names[1]])
+            shape = classify(seen_a, seen_b)
         else:  # unordered: line the rows up before naming the difference
-            shape = classify(_loosely_sorted(values[names[0]]), _loosely_sorted(values[names[1]]))
+            shape = classify(_loosely_sorted(seen_a), _loosely_sorted(seen_b))
         out.append({
             "source": "statement",
             "index": i,
@@ -521,7 +523,7 @@ def _learn_params(pa: Any, pb: Any, eq: ValueEquality, keys: set[int] = frozense
     elif isinstance(pa, dict) and isinstance(pb, dict) and not _is_tag(pa) and pa.keys() == pb.keys():
         for key in pa:  # executemany rows, JSON documents
             _learn_params(pa[key], pb[key], eq, frozenset(), top=False)
-    elif pa is not None and pb is not None and _learnable(pa) and _learnable(pb) and not eq.equal(pa, pb):
+    elif pa is not None and pb is not None and _learnable(pa) and _learnable(pb) and pa != pb:
         eq.learn(pa, pb)
 
 
@@ -715,6 +717,10 @@ class ValueEquality:
             for p, q in self._texts:
                 if p in x and q in y and x.replace(p, q) == y:
                     return True
+            # a datetime sent as a parameter and read back as ISO text (a JSON response body)
+            for tx, ty in zip(_datetime_tags(x), _datetime_tags(y)):
+                if (canonical_text(tx), canonical_text(ty)) in self.inputs:
+                    return True
         return False
 
     def _clock_equal(self, x: dict, y: dict) -> bool:
@@ -747,6 +753,20 @@ class ValueEquality:
         return sorted(rows, key=lambda r: canonical_text(self.comparable(r, side)))
 
 
+def _datetime_tags(text: str) -> list[dict[str, str]]:
+    """The normalised forms an ISO timestamp text could have been sent as: naive, and aware."""
+    if not (10 <= len(text) <= 40 and text[4:5] == "-" and text[:4].isdigit()):
+        return []
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return []
+    if moment.tzinfo is None:
+        return [{"$dt": moment.isoformat()}, {"$dtz": moment.replace(tzinfo=dt.timezone.utc).isoformat()}]
+    return [{"$dt": moment.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat()},
+            {"$dtz": moment.astimezone(dt.timezone.utc).isoformat()}]
+
+
 def _substitute(value: Any, sent: dict[str, int]) -> Any:
     """Values a leg sent differently from the other, replaced by the number of their pair."""
     if isinstance(value, list):
@@ -754,6 +774,8 @@ def _substitute(value: Any, sent: dict[str, int]) -> Any:
     if value is None or isinstance(value, bool) or (isinstance(value, dict) and not _is_tag(value)):
         return value
     number = sent.get(canonical_text(value))
+    if number is None and isinstance(value, str):
+        number = next((n for tag in _datetime_tags(value) if (n := sent.get(canonical_text(tag)))), None)
     return value if number is None else {"$sent": number}
 
 
@@ -871,6 +893,11 @@ def classify(a: Any, b: Any) -> str:
         return "type"
     if isinstance(a, dict) and isinstance(b, dict) and a.keys() != b.keys():
         return "type" if _is_tag(a) or _is_tag(b) else "value"
+    if isinstance(a, dict) and isinstance(b, dict) and not _is_tag(a):  # a JSON body: its first differing field
+        for key in a:
+            if canonical_text(a[key]) != canonical_text(b[key]):
+                inner = classify(a[key], b[key])
+                return inner if inner != "count" else "value"
     return "value"
 
 

@@ -41,6 +41,7 @@ class Settings:
     max_rows: int = 50
     max_cells: int = 2000
     lock_timeout_ms: int = 10000
+    reruns: int = 1  # times a diverged test is run again on both engines (0: never)
     shared_server: bool = False  # an xdist worker using the controller's local server
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))  # names the run's template database
     shared_template: bool = False  # an xdist worker: the controller drops the run's template
@@ -137,4 +138,5 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], env: dict[s
         max_rows=_int_setting("dualdb_max_rows", ini("dualdb_max_rows"), 50),
         max_cells=_int_setting("dualdb_max_cells", ini("dualdb_max_cells"), 2000),
         lock_timeout_ms=_int_setting("dualdb_lock_timeout_ms", ini("dualdb_lock_timeout_ms"), 10000),
+        reruns=_int_setting("dualdb_reruns", ini("dualdb_reruns"), 1),
     )

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from .capture import LegRecorder, first_line
+from .capture import LegRecorder
+from .sql import first_line
 
 
 ABORTED_NOTE = (

@@ -102,6 +102,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   "hashed (default 2000)", default="")
     parser.addini("dualdb_lock_timeout_ms", "how long a statement of a rolled-back test may wait for a "
                   "lock before it fails with a hint instead of hanging (default 10000)", default="")
+    parser.addini("dualdb_reruns", "times a diverged test is run again on both engines, to tell a divergence "
+                  "from a result that changes between runs (default 1; 0: never). A divergence that does not "
+                  "reproduce is reported as such and does not fail --dualdb-strict", default="")
     parser.addini("dualdb_fastapi_app", "module:attribute of the FastAPI app used by the `client` fixture",
                   default="")
     parser.addini("dualdb_fastapi_get_db", "module:attribute of the app's session dependency that the "
@@ -279,16 +282,81 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001
     state = state_of(item.config)
     backends = backends_of(item, state) if state.settings.dual else ()
     if backends:
-        leg = state.new_leg(backends[0])
-        item.stash[LEG_KEY] = leg
-        reseed(seed_for(base_nodeid(item.nodeid, leg.backend)))
-        state.start_capture(leg)
+        _begin_leg(item, state, backends[0])
     try:
         return (yield)
     finally:
-        leg = item.stash.get(LEG_KEY, None)
-        if leg is not None:
-            state.stop_capture(leg)
+        if backends:
+            _end_leg(item, state, backends[0])
+
+
+def _begin_leg(item: pytest.Item, state: RunState, backend: str) -> None:
+    """Before a leg: its recorder, the backend's environment, the test's seeds, capture on."""
+    leg = state.new_leg(backend)
+    item.stash[LEG_KEY] = leg
+    state.environ.enter(backend)
+    seed = seed_for(base_nodeid(item.nodeid, backend))
+    reseed(seed)
+    state.entropy.enter(seed)
+    state.start_capture(leg)
+
+
+def _end_leg(item: pytest.Item, state: RunState, backend: str) -> None:
+    leg = item.stash.get(LEG_KEY, None)
+    if leg is not None:
+        state.stop_capture(leg)
+    state.entropy.leave()
+    state.environ.leave(backend)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):
+    """After the run: run each diverged test again on both engines (``dualdb_reruns``).
+
+    Serial runs only: under xdist the controller runs no tests, and a worker
+    holds only its own legs.
+    """
+    result = yield
+    state = state_of(session.config)
+    if (
+        state.settings.dual and state.settings.reruns and state.worker_legs is None
+        and not session.config.pluginmanager.has_plugin("dsession")
+        and not (session.shouldfail or session.shouldstop)
+    ):
+        _rerun_diverged(session, state)
+    return result
+
+
+def _rerun_diverged(session: pytest.Session, state: RunState) -> None:
+    """Both legs of every diverged test, again, quietly: pytest's terminal shows the first run only.
+
+    All SQLite legs run first, then all PostgreSQL legs, as in the run itself,
+    so the session-scoped backend fixtures switch once.
+    """
+    from _pytest.runner import runtestprotocol
+
+    diverged = state.diverged_tests()
+    if not diverged:
+        return
+    items: dict[tuple[str, str], pytest.Item] = {}
+    for item in session.items:
+        for backend in backends_of(item, state):
+            items[(base_nodeid(item.nodeid, backend), backend)] = item
+    for _ in range(state.settings.reruns):
+        order = [items[(n, b)] for b in ("sqlite", "postgresql") for n in diverged if (n, b) in items]
+        for position, item in enumerate(order):
+            item.stash[RERUN_KEY] = True
+            nextitem = order[position + 1] if position + 1 < len(order) else None
+            backend = backends_of(item, state)[0]
+            _begin_leg(item, state, backend)
+            try:
+                runtestprotocol(item, nextitem=nextitem, log=False)
+            finally:
+                _end_leg(item, state, backend)
+                del item.stash[RERUN_KEY]
+
+
+RERUN_KEY = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -305,7 +373,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             state.stop_capture(leg)
             leg.finish()
             payload = leg_payload(item, leg, state)
-            if state.worker_legs is not None:
+            if item.stash.get(RERUN_KEY, False):
+                state.record_rerun(payload)
+            elif state.worker_legs is not None:
                 report.dualdb_legs = state.worker_legs.add(payload)
             else:
                 report.dualdb = payload

@@ -12,11 +12,54 @@ environment its backend's previous leg left (so a suite whose tests depend on
 each other's leaks behaves on each engine as it does without the plugin), and
 the process environment is put back after the leg. Random, Faker and
 factory_boy state is reseeded per leg elsewhere (``reseed``).
+
+The operating system's randomness is made repeatable the same way: during a
+leg ``os.urandom`` (and ``random.SystemRandom``, hence ``secrets`` and
+``uuid4``, and the salts bcrypt and argon2 draw) returns bytes from a
+generator seeded with the leg's seed, so both legs of a test issue the same
+tokens and salts — also the ones that never reach the database (a token sent
+back in a response while only its hash is stored). Nothing that outlives the
+leg should use it: the plugin's own names come from ``system_token_hex``.
 """
 
 from __future__ import annotations
 
 import os
+import random
+
+_SYSTEM_URANDOM = os.urandom
+_RANDOM_URANDOM = getattr(random, "_urandom", None)
+
+
+def system_token_hex(nbytes: int) -> str:
+    """Random hex from the operating system, even during a leg (names of databases, files)."""
+    return _SYSTEM_URANDOM(nbytes).hex()
+
+
+class SeededEntropy:
+    """``os.urandom`` drawn from a seeded generator while a leg runs."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+    def enter(self, seed: int) -> None:
+        generator = random.Random(seed ^ 0x5EED_0B5)
+
+        def urandom(size: int) -> bytes:
+            return generator.randbytes(size)
+
+        os.urandom = urandom
+        if _RANDOM_URANDOM is not None:
+            random._urandom = urandom  # SystemRandom, and through it `secrets`
+        self.active = True
+
+    def leave(self) -> None:
+        if not self.active:
+            return
+        os.urandom = _SYSTEM_URANDOM
+        if _RANDOM_URANDOM is not None:
+            random._urandom = _RANDOM_URANDOM
+        self.active = False
 
 
 class EnvironTimelines:

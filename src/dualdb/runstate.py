@@ -17,7 +17,7 @@ from .capture import LegRecorder, StatementCapture
 from .config import Settings
 from .errors import add_note
 from .isolation import install_savepoint_tracking
-from .process_state import EnvironTimelines
+from .process_state import EnvironTimelines, SeededEntropy
 from .report.build import build_report
 from .report.model import Report
 from .schema import resolve_metadata
@@ -35,9 +35,11 @@ class RunState:
         self.extra_captures: dict[str, list[StatementCapture]] = {}  # e.g. the async engine's
         self.schema_findings: list[dict[str, Any]] = []  # from legs (xdist workers) and local runs
         self.legs: dict[str, dict[str, dict[str, Any]]] = {}
+        self.reruns: dict[str, dict[str, list[dict[str, Any]]]] = {}  # test id -> backend -> re-run legs
         self.backend_info: dict[str, dict[str, Any]] = {}
         self.warnings: list[str] = []
         self.environ = EnvironTimelines()  # one leg's os.environ changes don't reach the other engine's legs
+        self.entropy = SeededEntropy()  # both legs of a test draw the same os.urandom bytes
         self._sent: dict[str, list[Any]] = {"backend_info": [], "warnings": [], "schema_findings": []}
 
     def _load_metadata(self) -> list[MetaData]:
@@ -127,8 +129,23 @@ class RunState:
             if finding not in self.schema_findings:
                 self.schema_findings.append(finding)
 
+    def record_rerun(self, leg: dict[str, Any]) -> None:
+        """A leg of a diverged test, run again after the run (``dualdb_reruns``)."""
+        self.reruns.setdefault(leg["nodeid"], {}).setdefault(leg["backend"], []).append(leg)
+
+    def diverged_tests(self) -> list[str]:
+        """Tests whose two legs diverged (acknowledged ones excluded), in the order they ran."""
+        from .report.build import build_entry
+
+        out = []
+        for nodeid, legs in self.legs.items():
+            if len(legs) == 2 and not any(leg.get("agreed") for leg in legs.values()):
+                if not any(leg.get("known") for leg in legs.values()) and build_entry(nodeid, legs).verdict == "diverged":
+                    out.append(nodeid)
+        return out
+
     def build_report(self) -> Report:
-        report = build_report(self.legs, dict(self.backend_info), self.warnings)
+        report = build_report(self.legs, dict(self.backend_info), self.warnings, self.reruns)
         for finding in self.local_schema_findings():
             if finding not in self.schema_findings:
                 self.schema_findings.append(finding)
@@ -159,6 +176,7 @@ def drop_evidence_if_same(nodeid: str, legs: dict[str, dict[str, Any]]) -> None:
     first["harness_notes"] = list(entry.harness_notes)
     for leg in legs.values():
         leg["statements"] = []
+        leg["agreed"] = True  # the verdict needed the statements (values sent differently): keep it
 
 
 LOCK_HINT = (

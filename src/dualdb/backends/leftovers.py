@@ -11,11 +11,11 @@ owning process is gone — and only those: names it recorded itself, with the
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 from sqlalchemy.engine import URL, Engine
 
+from ..process_state import system_token_hex
 from . import postgres
 from .server import _alive, _atomic_write_json, _claim_if_orphaned, _process_started, _read_record, default_cache_dir
 
@@ -32,7 +32,7 @@ class DatabaseLedger:
     def __init__(self, key: str, state_dir: Path | None = None):
         self.key = key
         self.dir = state_dir or default_cache_dir() / "external"
-        self.path = self.dir / f"{uuid.uuid4().hex}.json"
+        self.path = self.dir / f"{system_token_hex(16)}.json"
         self.databases: list[str] = []
 
     def add(self, name: str) -> None:

@@ -8,7 +8,6 @@ and drops only the databases it created.
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from ..errors import BackendError
+from ..process_state import system_token_hex
 
 DB_PREFIX = "dualdb_"
 CONNECT_TIMEOUT_S = 3
@@ -139,7 +139,7 @@ def _quote(value: str) -> str:
 
 
 def new_database_name() -> str:
-    return f"{DB_PREFIX}{secrets.token_hex(5)}"
+    return f"{DB_PREFIX}{system_token_hex(5)}"
 
 
 def create_database(

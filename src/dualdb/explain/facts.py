@@ -132,8 +132,35 @@ class Facts:
         a, b = self.values.get(BACKENDS[0]), self.values.get(BACKENDS[1])
         if not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b) or a == b:
             return False
-        ta, tb = [canonical_text(x) for x in a], [canonical_text(x) for x in b]
-        return any(tb == ta[k:] + ta[:k] for k in range(1, len(ta)))
+        keys_a, keys_b = self.sort_keys(BACKENDS[0]), self.sort_keys(BACKENDS[1])
+        if keys_a is not None and keys_b is not None:  # the sort key is what moved, not the other cells
+            ta, tb = [canonical_text(x) for x in keys_a], [canonical_text(x) for x in keys_b]
+        else:
+            ta, tb = [canonical_text(x) for x in a], [canonical_text(x) for x in b]
+        return ta != tb and any(tb == ta[k:] + ta[:k] for k in range(1, len(ta)))
+
+    def sort_keys(self, backend: str) -> list | None:
+        """The ORDER BY key values of each differing row (when the keys are selected columns)."""
+        rows = self.values.get(backend)
+        keys = self.order_keys
+        if not keys or not isinstance(rows, list):
+            return None
+        out = []
+        for row in rows:
+            if not isinstance(row, list) or max(keys) >= len(row):
+                return None
+            out.append([row[k] for k in keys])
+        return out
+
+    def ties_resolved_differently(self) -> bool:
+        """Both engines returned rows with the same sequence of sort keys, but other rows or in
+        another order: rows tied on the key were ordered (or cut at a LIMIT) differently."""
+        keys_a, keys_b = self.sort_keys(BACKENDS[0]), self.sort_keys(BACKENDS[1])
+        if keys_a is None or keys_b is None or len(keys_a) < 2:
+            return False
+        same_keys = canonical_text(keys_a) == canonical_text(keys_b)
+        tied = len({canonical_text(k) for k in keys_a}) < len(keys_a)
+        return same_keys and tied and self.values_differ()
 
     def collation_order(self) -> bool:
         """SQLite's strings are in byte order and PostgreSQL's in a linguistic order.
@@ -276,7 +303,9 @@ def facts_of(entry: Any) -> Facts:
         for name in BACKENDS:
             if not focus_by[name] and isinstance(diff_sql, dict) and diff_sql.get(name):
                 focus_by[name] = str(diff_sql[name]).upper()
-    if not any(focus_by.values()):
+    if not any(focus_by.values()) and not (source == "observation" and evidence is None):
+        # (an observed value that no statement produced differently: its difference is in the
+        # value itself, and the test's SQL is no premise for explaining it)
         focus_by = dict(sql_by)
     return Facts(
         kind=kind,

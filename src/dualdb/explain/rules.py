@@ -399,9 +399,12 @@ def _enum_order(f: Facts) -> bool:
     "or `bindparam('t', type_=Uuid)` in `text()`), never `str(value)`.",
 )
 def _uuid_text(f: Facts) -> bool:
+    """Found on one engine, nothing on the other, looking up by a UUID."""
+    rows = [f.values.get(b) for b in (SQLITE, PG)]
     return (
-        f.shape in ("count", "rows", "value")
-        and f.values_differ()
+        f.shape == "count"
+        and any(r == [] for r in rows)
+        and any(isinstance(r, list) and r for r in rows)
         and re.search(r'"\$masked":"uuid4"|"\$uuid"', f.params) is not None
     )
 
@@ -416,6 +419,8 @@ def _uuid_text(f: Facts) -> bool:
     "Add a unique tiebreaker: `order_by(Product.price, Product.id)`.",
 )
 def _ties(f: Facts) -> bool:
+    if f.ties_resolved_differently():  # also a page cut through a group of ties (LIMIT/OFFSET)
+        return True
     return f.shape == "order" and f.in_focus(r"ORDER BY") and not f.collation_order() and not f.is_rotation()
 
 
@@ -1089,6 +1094,22 @@ def _str_num(f: Facts) -> bool:
     return f.any_error(r"operator does not exist: (character varying|text|character) (=|<>|<|>|<=|>=|~~) "
                        r"(integer|bigint|numeric|double precision|smallint)|operator does not exist: "
                        r"(integer|bigint|numeric) (=|<>|~~) (character varying|text)")
+
+
+@rule(
+    "timestamp-form",
+    "datetime",
+    "The database clock gives timestamps another form on each engine",
+    "SQLite's `CURRENT_TIMESTAMP` (what `func.now()` and `server_default=func.now()` render "
+    "there) is text with whole seconds and no offset; PostgreSQL's `now()` has microseconds "
+    "and, for `timestamptz`, an offset. The same row reads back, and serialises into a response, "
+    "as `10:00:00` on one engine and `10:00:00.123456` on the other.",
+    "Set the timestamp in Python so both engines store the same value: "
+    "`mapped_column(DateTime(timezone=True), default=lambda: datetime.now(timezone.utc))`; "
+    "or format timestamps explicitly in the response schema (e.g. truncate to seconds).",
+)
+def _timestamp_form(f: Facts) -> bool:
+    return f.shape == "datetime_form"
 
 
 @rule(

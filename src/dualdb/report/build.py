@@ -31,19 +31,48 @@ def build_report(
     legs_by_test: dict[str, dict[str, dict[str, Any]]],
     backends: dict[str, dict[str, Any]],
     warnings: list[str],
+    reruns: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
 ) -> Report:
     """One ``TestEntry`` per test that ran on both backends, in the order tests first ran."""
     report = Report(backends=backends, warnings=list(dict.fromkeys(warnings)))
     for nodeid, legs in legs_by_test.items():
         if not all(name in legs for name in BACKENDS):
             continue
-        report.tests.append(build_entry(nodeid, legs))
+        report.tests.append(build_entry(nodeid, legs, (reruns or {}).get(nodeid)))
     return report
 
 
-def build_entry(nodeid: str, legs: dict[str, dict[str, Any]]) -> TestEntry:
+def rerun_summary(legs: dict[str, dict[str, Any]], reruns: dict[str, list[dict[str, Any]]] | None) -> dict | None:
+    """What running a diverged test again showed.
+
+    ``nondeterministic`` names each engine whose own result changed between
+    runs (an ORDER BY over ties, a race); ``reproduced`` is whether every
+    re-run diverged again. A divergence that does not reproduce is not the
+    engines' difference but one engine's (or the test's) nondeterminism.
+    """
+    if not reruns or not all(reruns.get(name) for name in BACKENDS):
+        return None
+    runs = min(len(reruns[name]) for name in BACKENDS)
+    changed = []
+    for name in BACKENDS:
+        first = leg_view(legs[name])
+        if any(compare_legs(first, leg_view(again), (name, name + "-rerun")).verdict == "diverged"
+               for again in reruns[name][:runs]):
+            changed.append(name)
+    reproduced = all(
+        compare_legs(leg_view(reruns[BACKENDS[0]][i]), leg_view(reruns[BACKENDS[1]][i]), BACKENDS).verdict == "diverged"
+        for i in range(runs)
+    )
+    return {"runs": runs, "reproduced": reproduced, "nondeterministic": changed}
+
+
+def build_entry(nodeid: str, legs: dict[str, dict[str, Any]], reruns: dict[str, list[dict[str, Any]]] | None = None) -> TestEntry:
     views = [leg_view(legs[name]) for name in BACKENDS]
-    verdict = compare_legs(views[0], views[1], BACKENDS)
+    if all(legs[name].get("agreed") for name in BACKENDS):
+        # compared when the pair completed, and its evidence freed: that verdict stands
+        verdict = Verdict("same")
+    else:
+        verdict = compare_legs(views[0], views[1], BACKENDS)
     paired = legs[BACKENDS[0]].get("paired_difference")  # the `dual` fixture compared the engines itself
     if paired:
         verdict = Verdict("diverged", paired["kind"], paired["first_difference"])
@@ -69,6 +98,7 @@ def build_entry(nodeid: str, legs: dict[str, dict[str, Any]]) -> TestEntry:
             title=found.title, why=found.why, fix=found.fix, rule=found.rule
         )
         entry.differences = explained_differences(entry, verdict.differences or [first], found)
+        entry.rerun = rerun_summary(legs, reruns)
         if known:
             entry.verdict = "known"
             entry.known_reason = known.get("reason")

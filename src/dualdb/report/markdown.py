@@ -607,6 +607,38 @@ def _explanation(test: dict) -> list[str]:
     return lines
 
 
+def _rerun(test: dict) -> list[str]:
+    """What running the diverged test again showed."""
+    rerun = test.get("rerun")
+    if not isinstance(rerun, dict):
+        return []
+    changed = ", ".join(backend_label(b) for b in rerun.get("nondeterministic") or [])
+    if rerun.get("reproduced"):
+        text = f"**Re-run:** diverged again ({rerun.get('runs')} re-run)"
+        if changed:
+            text += f"; results changed between runs on {md_text(changed)}"
+    else:
+        text = (f"**Re-run:** did not reproduce — {md_text(changed or 'the test')} gave another result when run "
+                "again, so this is nondeterminism, not an engine difference; not counted by `--dualdb-strict`")
+    return [text, ""]
+
+
+def _other_differences(test: dict) -> list[str]:
+    """The independent differences after the primary one, each with its category and fix."""
+    others = [d for d in (test.get("differences") or [])[1:] if isinstance(d, dict)]
+    if not others:
+        return []
+    lines = ["**Other differences in this test:**", ""]
+    for d in others:
+        expl = d.get("explanation") or {}
+        repeats = f" (×{d['repeats']})" if d.get("repeats") else ""
+        sql = d.get("sql")
+        where = d.get("label") or (one_line(sql.get("sqlite") or "") if isinstance(sql, dict) else "")
+        lines.append(f"- **{md_text(d.get('category') or 'other')}**{repeats}: {md_prose(one_line(expl.get('title') or ''))}"
+                     + (f" — at {md_code(where, 80)}" if where else "") + (f". Fix: {md_prose(expl['fix'])}" if expl.get("fix") else ""))
+    return lines + [""]
+
+
 def _notes(test: dict) -> list[str]:
     notes = [n for n in test.get("harness_notes") or [] if n]
     for b in backend_names({"backends": legs_of(test)}):
@@ -635,10 +667,12 @@ def _details(tests: list[dict], max_details: int) -> list[str]:
         lines += [" · ".join(meta), ""]
         if t.get("known_reason"):
             lines += [f"**Known:** {md_text(t['known_reason'])}", ""]
+        lines += _rerun(t)
         lines += _first_difference(t)
         if (t.get("first_difference") or {}).get("source") != "outcome":
             lines += _leg_errors(t)
         lines += _explanation(t)
+        lines += _other_differences(t)
         lines += _notes(t)
     rest = len(tests) - max_details
     if rest > 0:

@@ -84,6 +84,13 @@ class TestEntry:
     # every independent difference (the primary first, equal to ``first_difference``), each with
     # its own "category" and "explanation"; copies of one root cause are collapsed ("repeats")
     differences: list[dict[str, Any]] = field(default_factory=list)
+    # a diverged test run again: {"runs": n, "reproduced": bool, "nondeterministic": [backend, ...]}
+    rerun: dict[str, Any] | None = None
+
+    @property
+    def reproduced(self) -> bool:
+        """Diverged again when run again (or never re-run)."""
+        return self.rerun is None or bool(self.rerun.get("reproduced"))
 
 
 def _entry_dict(t: TestEntry) -> dict[str, Any]:
@@ -110,6 +117,7 @@ def _entry_dict(t: TestEntry) -> dict[str, Any]:
         "harness_notes": list(t.harness_notes),
         "baseline": t.baseline,
         "differences": list(t.differences),
+        "rerun": t.rerun,
     }
 
 
@@ -187,6 +195,7 @@ class Report:
                     harness_notes=list(raw.get("harness_notes") or []),
                     baseline=raw.get("baseline"),
                     differences=list(raw.get("differences") or []),
+                    rerun=raw.get("rerun"),
                 )
             )
         return cls(

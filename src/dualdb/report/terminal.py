@@ -39,6 +39,8 @@ def summary_lines(report: Report, report_path: str | None = None) -> list[str]:
         name = entry.nodeid + (" (known)" if entry.verdict == "known" else "")
         if entry.baseline == "accepted":
             name += " (baseline)"
+        if not entry.reproduced:
+            name += " (not reproduced)"
         rows.append(
             [
                 _cell(name, 70),
@@ -51,6 +53,11 @@ def summary_lines(report: Report, report_path: str | None = None) -> list[str]:
     if rows:
         lines.append("")
         lines.append(tabulate(rows, headers=["test", "kind", "category", "sqlite", "postgresql"], tablefmt="simple"))
+    for entry in report.tests:
+        if entry.verdict == "diverged" and not entry.reproduced:
+            changed = ", ".join((entry.rerun or {}).get("nondeterministic") or []) or "the test itself"
+            lines.append(f"not reproduced when run again (nondeterministic: {changed}; not counted by "
+                         f"--dualdb-strict): {entry.nodeid}")
     if report.baseline:
         b = report.baseline
         lines.append(

@@ -75,8 +75,8 @@ class Product(Base):
     stock: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     category_id: Mapped[Optional[int]] = mapped_column(ForeignKey("categories.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
-    updated_at: Mapped[Optional[datetime]] = mapped_column(DateTime, onupdate=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[Optional[datetime]] = mapped_column(DateTime, onupdate=utcnow)
 
     category: Mapped[Optional[Category]] = relationship(back_populates="products")
 
