@@ -298,3 +298,15 @@ def test_the_clock_note_needs_a_differing_clock_cell():
     whole = dict(clock, frac=False)
     v = verdict(leg([select([["a", whole]], columns=["name", "at"])]), b)
     assert v.first_difference["note"] is not None
+
+
+def test_a_read_that_differs_only_in_ids_is_traced_to_the_insert_that_handed_them_out():
+    add = insert(["bob"], sql="INSERT INTO accounts (owner) VALUES (?)")
+    a_ins = dict(add, lastrowid=2)
+    b_ins = dict(add, sql="INSERT INTO accounts (owner) VALUES (%(owner)s) RETURNING accounts.id", rows=[[3]])
+    ids = "SELECT accounts.id FROM accounts ORDER BY accounts.id"
+    a = leg([a_ins, select([[1], [2]], sql=ids, ordered=True, columns=["id"])])
+    b = leg([b_ins, select([[1], [3]], sql=ids, ordered=True, columns=["id"])],
+            outcome="failed", error=("AssertionError", "assert [1, 3] == [1, 2]"))
+    v = verdict(a, b)
+    assert v.first_difference["statement"]["shape"] == "new_id"

@@ -214,7 +214,34 @@ def root_cause(
         return errors[0]
     telling = [d for d in diffs if not _clock_form_only(d)] or diffs
     reads = [d for d in telling if str((d.get("sql") or {}).get("sqlite") or "").lstrip().upper().startswith(("SELECT", "WITH"))]
-    return reads[-1] if reads else telling[-1]
+    consumed = reads[-1] if reads else telling[-1]
+    return _id_source(consumed, diffs) or consumed
+
+
+def _id_source(read: dict[str, Any], diffs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The earlier INSERT that handed out the ids a differing read shows.
+
+    A new row got another id on each engine (a sequence gap, a reused rowid);
+    every later read of those rows differs only in that id. The INSERT is the
+    cause, the read its consequence.
+    """
+    cells = differing_cells(*list((read.get("values") or {}).values())[:2]) if len(read.get("values") or {}) == 2 else []
+    if not cells or not all(_is_number(x) and _is_number(y) for x, y in cells):
+        return None
+    for diff in diffs:
+        if diff is read:
+            break
+        if diff.get("shape") == "new_id":
+            a, b = list(diff["values"].values())[:2]
+            if any([[x]] == a and [[y]] == b for x, y in cells) or any(x in _flat(a) and y in _flat(b) for x, y in cells):
+                return diff
+    return None
+
+
+def _flat(value: Any) -> list:
+    if isinstance(value, list):
+        return [cell for item in value for cell in _flat(item)]
+    return [value]
 
 
 def _clock_form_only(diff: dict[str, Any]) -> bool:
