@@ -326,3 +326,14 @@ def test_a_flaky_divergence_alone_does_not_fail_strict(inner):
     result = inner.run("--dual-db", "--dualdb-strict")
     assert result.ret == 0, result.stdout.str()
     assert inner.report()["tests"][0]["rerun"]["reproduced"] is False
+
+
+@pytest.mark.slow
+def test_under_xdist_the_worker_that_ran_both_legs_runs_them_again(inner):
+    inner.project(MODELS, test_rerun=RERUN_TESTS)
+    result = inner.run("--dual-db", "--dualdb-strict", "-n", "2", subprocess=True)
+    entries = {t["nodeid"].split("::")[-1]: t for t in inner.report()["tests"]}
+    assert entries["test_like_is_case_sensitive_on_postgresql"]["rerun"]["reproduced"] is True
+    assert entries["test_first_run_on_postgresql_differs"]["rerun"] == {
+        "runs": 1, "reproduced": False, "nondeterministic": ["postgresql"]}
+    result.stdout.fnmatch_lines(["*--dualdb-strict: 1 divergence(s) not acknowledged*"])

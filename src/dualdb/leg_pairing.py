@@ -84,6 +84,7 @@ class WorkerLegs:
 
     def __init__(self) -> None:
         self.waiting: dict[str, dict[str, Any]] = {}
+        self.diverged: list[str] = []  # pairs completed here that diverged: re-run here at the end
 
     def add(self, leg: dict[str, Any]) -> list[dict[str, Any]]:
         """The legs to send with this leg's report: none yet, or the finished pair."""
@@ -97,7 +98,9 @@ class WorkerLegs:
         from .runstate import drop_evidence_if_same
 
         pair = {sibling["backend"]: sibling, leg["backend"]: leg}
-        drop_evidence_if_same(leg["nodeid"], pair)
+        verdict = drop_evidence_if_same(leg["nodeid"], pair)
+        if verdict == "diverged" and not any(p.get("known") for p in pair.values()):
+            self.diverged.append(leg["nodeid"])
         return [sibling, leg]
 
     def flush(self) -> list[dict[str, Any]]:

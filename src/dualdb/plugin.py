@@ -161,8 +161,11 @@ class LegCollector:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:  # noqa: ANN001 - xdist's WorkerController
         """Legs a worker still held at its end: their siblings ran on another worker."""
-        for leg in (getattr(node, "workeroutput", None) or {}).get("dualdb_legs") or ():
+        output = getattr(node, "workeroutput", None) or {}
+        for leg in output.get("dualdb_legs") or ():
             self.state.record_leg(leg["nodeid"], leg["backend"], leg)
+        for leg in output.get("dualdb_reruns") or ():  # diverged tests the worker ran again
+            self.state.record_rerun(leg)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
@@ -313,21 +316,22 @@ def _end_leg(item: pytest.Item, state: RunState, backend: str) -> None:
 def pytest_runtestloop(session: pytest.Session):
     """After the run: run each diverged test again on both engines (``dualdb_reruns``).
 
-    Serial runs only: under xdist the controller runs no tests, and a worker
-    holds only its own legs.
+    Serially, or on the xdist worker that ran both legs of the test (the
+    controller runs no tests); a pair whose legs ran on two workers is not re-run.
     """
     result = yield
     state = state_of(session.config)
     if (
-        state.settings.dual and state.settings.reruns and state.worker_legs is None
+        state.settings.dual and state.settings.reruns
         and not session.config.pluginmanager.has_plugin("dsession")
         and not (session.shouldfail or session.shouldstop)
     ):
-        _rerun_diverged(session, state)
+        diverged = state.worker_legs.diverged if state.worker_legs is not None else state.diverged_tests()
+        _rerun_diverged(session, state, diverged)
     return result
 
 
-def _rerun_diverged(session: pytest.Session, state: RunState) -> None:
+def _rerun_diverged(session: pytest.Session, state: RunState, diverged: list[str]) -> None:
     """Both legs of every diverged test, again, quietly: pytest's terminal shows the first run only.
 
     All SQLite legs run first, then all PostgreSQL legs, as in the run itself,
@@ -335,7 +339,6 @@ def _rerun_diverged(session: pytest.Session, state: RunState) -> None:
     """
     from _pytest.runner import runtestprotocol
 
-    diverged = state.diverged_tests()
     if not diverged:
         return
     items: dict[tuple[str, str], pytest.Item] = {}
@@ -393,6 +396,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = state_of(config)
     if state.worker_legs is not None:
         config.workeroutput["dualdb_legs"] = state.worker_legs.flush()
+        config.workeroutput["dualdb_reruns"] = [leg for by_backend in state.reruns.values()
+                                                for legs in by_backend.values() for leg in legs]
         return
     if not state.settings.dual or not state.legs:
         return

@@ -156,27 +156,29 @@ class RunState:
         return self.provisioner.close()
 
 
-def drop_evidence_if_same(nodeid: str, legs: dict[str, dict[str, Any]]) -> None:
+def drop_evidence_if_same(nodeid: str, legs: dict[str, dict[str, Any]]) -> str | None:
     """Free the captured statements of a test whose legs agree: the report never shows them.
 
     Keeps a long run's memory flat (most tests are ``same``), and on xdist
     keeps the evidence off the wire; notes the comparison produced are kept
     on the leg. Legs are marked ``compared`` so the controller doesn't redo it.
+    Returns the verdict (``None`` for a ``dual`` test, which compared itself).
     """
     from .report.build import build_entry
 
     if any(leg.get("paired_difference") for leg in legs.values()):
-        return
+        return None
     entry = build_entry(nodeid, legs)
     for leg in legs.values():
         leg["compared"] = True
     if entry.verdict != "same":
-        return
+        return entry.verdict
     first = next(iter(legs.values()))
     first["harness_notes"] = list(entry.harness_notes)
     for leg in legs.values():
         leg["statements"] = []
         leg["agreed"] = True  # the verdict needed the statements (values sent differently): keep it
+    return entry.verdict
 
 
 LOCK_HINT = (
