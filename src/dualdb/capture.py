@@ -44,11 +44,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .normalize import Normalizer, canonical_text
+from .records import CapturedStatement, error_record, first_line  # noqa: F401 - first_line re-exported
 from .sql import (  # noqa: F401 - re-exported: capture's callers asked it what a statement is
     HARNESS_MARK,
     TRANSACTION_VERBS,
     WRITE_VERBS,
-    first_line,
     has_top_level_order_by,
     is_harness_sql,
     statement_shape,
@@ -358,7 +358,7 @@ class StatementRecord:
             self.raw_params = None
             self.overflow_hash = None
 
-    def to_dict(self, normalizer: Normalizer | None = None) -> dict[str, Any]:
+    def to_dict(self, normalizer: Normalizer | None = None) -> CapturedStatement:
         if self._dict is not None:
             return self._dict
         leg = self.leg
@@ -377,7 +377,7 @@ class StatementRecord:
         # "sql", "params", "rows" and "error" are always there (readers index them);
         # the rest only when set, and shared parts (SQL, column names) are shared:
         # a leg keeps these dicts for the whole run.
-        out: dict[str, Any] = {
+        out: CapturedStatement = {
             "sql": self.sql,
             "params": params_for_report(self.raw_params, normalizer),
             "rows": rows,
@@ -748,7 +748,7 @@ class StatementCapture:
             if record is None:
                 return
         if record.error is None:
-            record.error = error_dict(context.original_exception)
+            record.error = error_record(context.original_exception)
 
     def start(self, leg: LegRecorder) -> None:
         leg.bind(self.engine.dialect)
@@ -758,11 +758,4 @@ class StatementCapture:
         self.leg = None
 
 
-def error_dict(exc: BaseException) -> dict[str, str]:
-    """Type, first message line and the engine's error code (SQLSTATE / SQLite error name)."""
-    code = getattr(exc, "sqlstate", None) or getattr(exc, "sqlite_errorname", None)
-    out = {"type": type(exc).__name__, "message": first_line(str(exc))}
-    if code:
-        out["code"] = str(code)
-    return out
 

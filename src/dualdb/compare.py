@@ -68,8 +68,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sql import is_compared_verb, statement_shape
 from .normalize import canonical_text
+from .records import CapturedStatement, Difference, difference
+from .sql import is_compared_verb, statement_shape
 
 CLOCK_NEAR = dt.timedelta(days=400)
 CLOCK_TOLERANCE = dt.timedelta(seconds=3)
@@ -96,7 +97,7 @@ class LegView:
     error_type: str | None = None
     error_message: str | None = None
     observations: list[dict[str, Any]] | None = None
-    statements: list[dict[str, Any]] | None = None
+    statements: list[CapturedStatement] | None = None
     started: dt.datetime | None = None
 
 
@@ -106,9 +107,9 @@ class Verdict:
 
     verdict: str
     kind: str | None = None
-    first_difference: dict[str, Any] | None = None
+    first_difference: Difference | None = None
     notes: list[str] = field(default_factory=list)
-    differences: list[dict[str, Any]] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
 
 
 def compare_legs(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgresql")) -> Verdict:
@@ -148,7 +149,7 @@ def compare_legs(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "po
     return Verdict("diverged", "value", primary, notes, differences)
 
 
-def evidence(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgresql")) -> dict[str, Any] | None:
+def evidence(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgresql")) -> Difference | None:
     """The first differing statement of a test whose verdict came from its outcome.
 
     Shown next to a ``failed_both`` entry as the place where the legs parted.
@@ -159,8 +160,8 @@ def evidence(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgr
 
 
 def _outcome_difference(
-    a: LegView, b: LegView, names: tuple[str, str], statement_diffs: list[dict[str, Any]]
-) -> dict[str, Any]:
+    a: LegView, b: LegView, names: tuple[str, str], statement_diffs: list[Difference]
+) -> Difference:
     def describe(leg: LegView) -> Any:
         if leg.error_type:
             return {"outcome": leg.outcome, "error": f"{leg.error_type}: {leg.error_message or ''}".strip()}
@@ -168,15 +169,7 @@ def _outcome_difference(
 
     failing = (_failing_statement(a), _failing_statement(b))
     cause = root_cause(statement_diffs, (a, b), failing)
-    diff = {
-        "source": "outcome",
-        "index": None,
-        "label": None,
-        "sql": None,
-        "values": {names[0]: describe(a), names[1]: describe(b)},
-        "shape": "error",
-        "note": None,
-    }
+    diff = difference("outcome", {names[0]: describe(a), names[1]: describe(b)}, "error")
     if cause is not None:
         diff.update({k: cause[k] for k in ("index", "sql") if cause.get(k) is not None})
         diff["statement"] = cause
@@ -188,8 +181,9 @@ def _outcome_difference(
 
 
 def root_cause(
-    diffs: list[dict[str, Any]], legs: tuple[LegView, LegView], failing: tuple[dict | None, dict | None]
-) -> dict[str, Any] | None:
+    diffs: list[Difference], legs: tuple[LegView, LegView],
+    failing: tuple[CapturedStatement | None, CapturedStatement | None],
+) -> Difference | None:
     """The statement difference that explains why one leg failed.
 
     In order: the statement that raised the failing leg's error on that engine
@@ -218,7 +212,7 @@ def root_cause(
     return _id_source(consumed, diffs) or consumed
 
 
-def _id_source(read: dict[str, Any], diffs: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _id_source(read: Difference, diffs: list[Difference]) -> Difference | None:
     """The earlier INSERT that handed out the ids a differing read shows.
 
     A new row got another id on each engine (a sequence gap, a reused rowid);
@@ -244,7 +238,7 @@ def _flat(value: Any) -> list:
     return [value]
 
 
-def _clock_form_only(diff: dict[str, Any]) -> bool:
+def _clock_form_only(diff: Difference) -> bool:
     """Every differing cell is a clock value in another form (whole seconds, naive): a real
     difference, but rarely the one a test is about when it has others."""
     values = list((diff.get("values") or {}).values())
@@ -292,7 +286,7 @@ def error_family(error_type: str | None, message: str | None, code: str | None =
     return None
 
 
-def _failing_statement(leg: LegView) -> dict[str, Any] | None:
+def _failing_statement(leg: LegView) -> CapturedStatement | None:
     """The captured statement whose error the leg ended with, if any."""
     message = leg.error_message or ""
     last = None
@@ -324,7 +318,7 @@ def _leg_family(leg: LegView) -> str | None:
 
 def observation_differences(
     a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality, names: tuple[str, str]
-) -> list[dict[str, Any]]:
+) -> list[Difference]:
     """Every observed value that differs, in the order the test observed them."""
     out = []
     for index in range(max(len(a), len(b))):
@@ -338,21 +332,14 @@ def observation_differences(
             names[0]: left["value"] if left else {"$missing": True},
             names[1]: right["value"] if right else {"$missing": True},
         }
-        out.append({
-            "source": "observation",
-            "index": index,
-            "label": label,
-            "sql": None,
-            "values": values,
-            "shape": classify(values[names[0]], values[names[1]]),
-            "note": None,
-        })
+        out.append(difference("observation", values, classify(values[names[0]], values[names[1]]),
+                              index=index, label=label))
     return out
 
 
 def first_observation_difference(
     a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality, names: tuple[str, str]
-) -> dict[str, Any] | None:
+) -> Difference | None:
     found = observation_differences(a, b, eq, names)
     return found[0] if found else None
 
@@ -360,7 +347,7 @@ def first_observation_difference(
 # -- statements ------------------------------------------------------------------------
 
 
-def _shape(stmt: dict[str, Any]) -> str:
+def _shape(stmt: CapturedStatement) -> str:
     shape = stmt.get("shape")
     if shape:
         return shape
@@ -373,11 +360,11 @@ def _shape(stmt: dict[str, Any]) -> str:
     return shape
 
 
-def _comparable(stmt: dict[str, Any]) -> bool:
+def _comparable(stmt: CapturedStatement) -> bool:
     return is_compared_verb(_shape(stmt).split(" ", 1)[0])
 
 
-def align(a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality | None = None) -> list[tuple[int, int]]:
+def align(a: list[CapturedStatement], b: list[CapturedStatement], eq: ValueEquality | None = None) -> list[tuple[int, int]]:
     """Index pairs of statements that correspond in the two legs, in order.
 
     Statements correspond when they have the same shape (verb + tables), the
@@ -395,12 +382,12 @@ def align(a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality | 
     return pairs
 
 
-def statement_params(stmt: dict[str, Any]) -> Any:
+def statement_params(stmt: CapturedStatement) -> Any:
     """A statement's parameters (a list of values in bind-name order)."""
     return stmt.get("params")
 
 
-def is_ordered(stmt: dict[str, Any]) -> bool:
+def is_ordered(stmt: CapturedStatement) -> bool:
     """The statement has a top-level ORDER BY (``order_keys`` implies it)."""
     return bool(stmt.get("ordered") or stmt.get("order_keys") is not None)
 
@@ -408,7 +395,7 @@ def is_ordered(stmt: dict[str, Any]) -> bool:
 _SHAPES: dict[str, str] = {}
 
 
-def _align_key(stmt: dict[str, Any], eq: ValueEquality, side: str) -> str:
+def _align_key(stmt: CapturedStatement, eq: ValueEquality, side: str) -> str:
     params = eq.comparable(statement_params(stmt), side)
     if isinstance(params, list):  # a dialect may add its own (SQLite: OFFSET 0 after LIMIT)
         params = [v for v in params if not _filler(v)]
@@ -434,16 +421,16 @@ def params_compatible(pa: Any, pb: Any, eq: ValueEquality) -> bool:
 
 
 def statement_differences(
-    a: list[dict[str, Any]],
-    b: list[dict[str, Any]],
+    a: list[CapturedStatement],
+    b: list[CapturedStatement],
     eq: ValueEquality,
     names: tuple[str, str],
     include_errors: bool = True,
     notes: list[str] | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Difference]:
     """Every aligned pair of statements whose results differ, in execution order."""
-    out: list[dict[str, Any]] = []
+    out: list[Difference] = []
     for i, j in align(a, b, eq):
         left, right = a[i], b[j]
         if not _comparable(left) or not params_compatible(statement_params(left), statement_params(right), eq):
@@ -467,38 +454,34 @@ def statement_differences(
             shape = classify(seen_a, seen_b)
         else:  # unordered: line the rows up before naming the difference
             shape = classify(_loosely_sorted(seen_a), _loosely_sorted(seen_b))
-        out.append({
-            "source": "statement",
-            "index": i,
-            "index_other": j,
-            "label": None,
-            "sql": {names[0]: left["sql"], names[1]: right["sql"]},
-            "params": statement_params(left),
-            "columns": projected[2] if projected is not None else left.get("columns"),
-            "ordered": is_ordered(left) and is_ordered(right),
-            "order_by": left.get("order_by"),
-            "values": values,
-            "shape": shape,
-            "note": None,
-        })
+        out.append(difference(
+            "statement", values, shape,
+            index=i,
+            index_other=j,
+            sql={names[0]: left["sql"], names[1]: right["sql"]},
+            params=statement_params(left),
+            columns=projected[2] if projected is not None else left.get("columns"),
+            ordered=is_ordered(left) and is_ordered(right),
+            order_by=left.get("order_by"),
+        ))
         if limit is not None and len(out) >= limit:
             break
     return out
 
 
 def first_statement_difference(
-    a: list[dict[str, Any]],
-    b: list[dict[str, Any]],
+    a: list[CapturedStatement],
+    b: list[CapturedStatement],
     eq: ValueEquality,
     names: tuple[str, str],
     include_errors: bool = True,
     notes: list[str] | None = None,
-) -> dict[str, Any] | None:
+) -> Difference | None:
     found = statement_differences(a, b, eq, names, include_errors, notes, limit=1)
     return found[0] if found else None
 
 
-def _common_columns(left: dict[str, Any], right: dict[str, Any]) -> tuple[list, list, list] | None:
+def _common_columns(left: CapturedStatement, right: CapturedStatement) -> tuple[list, list, list] | None:
     """Both legs' rows on the result columns both returned, by name, when the lists differ.
 
     The dialects compile one ORM call differently: for a model with an explicit
@@ -519,7 +502,7 @@ def _common_columns(left: dict[str, Any], right: dict[str, Any]) -> tuple[list, 
     return project(rows_a, ia), project(rows_b, ib), common
 
 
-def learn_differing_inputs(a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality) -> None:
+def learn_differing_inputs(a: list[CapturedStatement], b: list[CapturedStatement], eq: ValueEquality) -> None:
     """Remember values the two legs *sent* differently, so they are not reported when they come back.
 
     Salts, ``secrets`` tokens, bcrypt/argon2 hashes (bytes or text), Faker's
@@ -581,7 +564,7 @@ def _loosely_sorted(rows: Any) -> Any:
     return sorted(rows, key=lambda r: canonical_text(r).lower())
 
 
-def _new_id(stmt: dict[str, Any], other: dict[str, Any]) -> int | None:
+def _new_id(stmt: CapturedStatement, other: CapturedStatement) -> int | None:
     """The new row's id SQLite reported as ``lastrowid`` where the other dialect used RETURNING."""
     if stmt.get("rows") is not None or stmt.get("lastrowid") is None:
         return None
@@ -591,7 +574,7 @@ def _new_id(stmt: dict[str, Any], other: dict[str, Any]) -> int | None:
     return None
 
 
-def _result_of(stmt: dict[str, Any], other: dict[str, Any] | None = None) -> Any:
+def _result_of(stmt: CapturedStatement, other: CapturedStatement | None = None) -> Any:
     if stmt.get("error"):
         return {"error": f"{stmt['error']['type']}: {stmt['error']['message']}"}
     if stmt.get("rows") is not None:
@@ -601,7 +584,7 @@ def _result_of(stmt: dict[str, Any], other: dict[str, Any] | None = None) -> Any
     return {"rowcount": stmt.get("rowcount")}
 
 
-def _statement_mismatch(left: dict[str, Any], right: dict[str, Any], eq: ValueEquality) -> tuple[str | None, str | None]:
+def _statement_mismatch(left: CapturedStatement, right: CapturedStatement, eq: ValueEquality) -> tuple[str | None, str | None]:
     """``(problem, note)``: what differs between two aligned statements, if anything."""
     le, re_ = left.get("error"), right.get("error")
     if bool(le) != bool(re_):
@@ -840,7 +823,7 @@ def _has_clock(value: Any) -> bool:
     return False
 
 
-def _involves_clock(diff: dict[str, Any]) -> bool:
+def _involves_clock(diff: Difference) -> bool:
     """A cell that differs is a clock value (not merely a row that holds one)."""
     values = list(((diff or {}).get("values") or {}).values())
     if len(values) != 2 or diff.get("shape") in ("error", "rowcount", "digest", "new_id"):

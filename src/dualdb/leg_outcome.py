@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from .capture import LegRecorder
-from .sql import first_line
+from .records import ErrorRecord, LegPayload, first_line
 
 
 ABORTED_NOTE = (
@@ -42,7 +42,7 @@ def apply_phase(leg: LegRecorder, report: pytest.TestReport, call: pytest.CallIn
             leg.note_harness(ABORTED_NOTE)
 
 
-def error_info(exc: BaseException) -> dict[str, str]:
+def error_info(exc: BaseException) -> ErrorRecord:
     """Exception class name and the first line of its message, with dualdb notes appended."""
     orig = getattr(exc, "orig", None)
     message = first_line(str(orig if orig is not None else exc)) or ""
@@ -50,8 +50,8 @@ def error_info(exc: BaseException) -> dict[str, str]:
     notes = [n for n in getattr(exc, "__notes__", ()) if str(n).startswith("dualdb:")]
     if notes:
         message = f"{message} [{'; '.join(notes)}]"
-    name = type(exc).__name__  # sqlalchemy.exc.IntegrityError on both engines, not UniqueViolation
-    return {"type": name, "message": message}
+    # sqlalchemy.exc.IntegrityError on both engines, not UniqueViolation; the code is on the statement
+    return ErrorRecord(type=type(exc).__name__, message=message)
 
 
 BACKEND_NAMES = ("sqlite", "postgresql")
@@ -86,8 +86,8 @@ def base_nodeid(nodeid: str, backend: str | None = None) -> str:
     return f"{head}[{remaining}]" if remaining else head
 
 
-def leg_payload(item: pytest.Item, leg: LegRecorder, state: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
+def leg_payload(item: pytest.Item, leg: LegRecorder, state: Any) -> LegPayload:
+    payload: LegPayload = {
         "nodeid": base_nodeid(item.nodeid, leg.backend),
         "backend": leg.backend,
         "outcome": getattr(leg, "outcome", "passed"),

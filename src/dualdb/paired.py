@@ -61,6 +61,7 @@ from sqlalchemy.orm import Session
 
 from .compare import classify
 from .normalize import Normalizer, canonical_text
+from .records import first_line
 
 ENGINES = ("sqlite", "postgresql")
 _TRACKER_KEY = "dualdb_savepoints"  # isolation.TRACKER_KEY: paired connections run untracked
@@ -100,7 +101,7 @@ class Raised:
     def of(cls, exc: BaseException) -> Raised:
         database = isinstance(exc, (DBAPIError, SQLAlchemyError))
         orig = getattr(exc, "orig", None)
-        message = _first_line(str(orig if orig is not None else exc))
+        message = first_line(str(orig if orig is not None else exc))
         return cls(type=type(exc).__name__, message=message, database=database, exception=exc)
 
     def describe(self) -> str:
@@ -822,12 +823,6 @@ def _safe_repr(value: Any) -> str:
 def _clip(text: str, limit: int = REPR_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
-
-def _first_line(text: str) -> str:
-    for line in str(text).strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
 
 
 def _is_list(value: Any) -> bool:

@@ -18,6 +18,7 @@ from .config import Settings
 from .errors import add_note
 from .isolation import install_savepoint_tracking
 from .process_state import EnvironTimelines, SeededEntropy
+from .records import LegPayload, SchemaFinding
 from .report.build import build_report
 from .report.model import Report
 from .schema import resolve_metadata
@@ -33,9 +34,9 @@ class RunState:
         self.xdist_controller = False  # set when xdist workers were configured from this process
         self.worker_legs = None  # leg_pairing.WorkerLegs on an xdist worker
         self.extra_captures: dict[str, list[StatementCapture]] = {}  # e.g. the async engine's
-        self.schema_findings: list[dict[str, Any]] = []  # from legs (xdist workers) and local runs
-        self.legs: dict[str, dict[str, dict[str, Any]]] = {}
-        self.reruns: dict[str, dict[str, list[dict[str, Any]]]] = {}  # test id -> backend -> re-run legs
+        self.schema_findings: list[SchemaFinding] = []  # from legs (xdist workers) and local runs
+        self.legs: dict[str, dict[str, LegPayload]] = {}
+        self.reruns: dict[str, dict[str, list[LegPayload]]] = {}  # test id -> backend -> re-run legs
         self.backend_info: dict[str, dict[str, Any]] = {}
         self.warnings: list[str] = []
         self.environ = EnvironTimelines()  # one leg's os.environ changes don't reach the other engine's legs
@@ -114,7 +115,7 @@ class RunState:
 
     # -- results -------------------------------------------------------------------
 
-    def record_leg(self, nodeid: str, backend: str, leg: dict[str, Any]) -> None:
+    def record_leg(self, nodeid: str, backend: str, leg: LegPayload) -> None:
         legs = self.legs.setdefault(nodeid, {})
         legs[backend] = leg
         if len(legs) == 2 and not all(leg.get("compared") for leg in legs.values()):
@@ -129,7 +130,7 @@ class RunState:
             if finding not in self.schema_findings:
                 self.schema_findings.append(finding)
 
-    def record_rerun(self, leg: dict[str, Any]) -> None:
+    def record_rerun(self, leg: LegPayload) -> None:
         """A leg of a diverged test, run again after the run (``dualdb_reruns``)."""
         self.reruns.setdefault(leg["nodeid"], {}).setdefault(leg["backend"], []).append(leg)
 
@@ -156,7 +157,7 @@ class RunState:
         return self.provisioner.close()
 
 
-def drop_evidence_if_same(nodeid: str, legs: dict[str, dict[str, Any]]) -> str | None:
+def drop_evidence_if_same(nodeid: str, legs: dict[str, LegPayload]) -> str | None:
     """Free the captured statements of a test whose legs agree: the report never shows them.
 
     Keeps a long run's memory flat (most tests are ``same``), and on xdist

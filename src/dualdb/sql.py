@@ -82,14 +82,6 @@ def has_top_level_order_by(sql: str) -> bool:
     return False
 
 
-def first_line(text: str) -> str:
-    """The first non-blank line of an error message (drivers append context lines)."""
-    for line in str(text).strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
 # -- constructs, for explanations --------------------------------------------------------
 
 # sqlglot expression class -> the construct name the rules ask for

@@ -11,10 +11,11 @@ from typing import Any
 
 from ..compare import LegView, Verdict, compare_legs, evidence
 from ..explain import explain_entry
+from ..records import Difference, LegPayload
 from .model import BACKENDS, ErrorInfo, Explanation, Leg, Report, TestEntry
 
 
-def leg_view(leg: dict[str, Any]) -> LegView:
+def leg_view(leg: LegPayload) -> LegView:
     error = leg.get("error") or {}
     started = leg.get("started")
     return LegView(
@@ -28,10 +29,10 @@ def leg_view(leg: dict[str, Any]) -> LegView:
 
 
 def build_report(
-    legs_by_test: dict[str, dict[str, dict[str, Any]]],
+    legs_by_test: dict[str, dict[str, LegPayload]],
     backends: dict[str, dict[str, Any]],
     warnings: list[str],
-    reruns: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+    reruns: dict[str, dict[str, list[LegPayload]]] | None = None,
 ) -> Report:
     """One ``TestEntry`` per test that ran on both backends, in the order tests first ran."""
     report = Report(backends=backends, warnings=list(dict.fromkeys(warnings)))
@@ -42,7 +43,7 @@ def build_report(
     return report
 
 
-def rerun_summary(legs: dict[str, dict[str, Any]], reruns: dict[str, list[dict[str, Any]]] | None) -> dict | None:
+def rerun_summary(legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload]] | None) -> dict | None:
     """What running a diverged test again showed.
 
     ``nondeterministic`` names each engine whose own result changed between
@@ -66,7 +67,7 @@ def rerun_summary(legs: dict[str, dict[str, Any]], reruns: dict[str, list[dict[s
     return {"runs": runs, "reproduced": reproduced, "nondeterministic": changed}
 
 
-def build_entry(nodeid: str, legs: dict[str, dict[str, Any]], reruns: dict[str, list[dict[str, Any]]] | None = None) -> TestEntry:
+def build_entry(nodeid: str, legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload]] | None = None) -> TestEntry:
     views = [leg_view(legs[name]) for name in BACKENDS]
     if all(legs[name].get("agreed") for name in BACKENDS):
         # compared when the pair completed, and its evidence freed: that verdict stands
@@ -106,15 +107,15 @@ def build_entry(nodeid: str, legs: dict[str, dict[str, Any]], reruns: dict[str, 
     return entry
 
 
-def explained_differences(entry: TestEntry, differences: list[dict[str, Any]], primary: Any) -> list[dict[str, Any]]:
+def explained_differences(entry: TestEntry, differences: list[Difference], primary: Any) -> list[Difference]:
     """Every independent difference with its own category and explanation, the primary first.
 
     Each secondary difference is explained as if it were the test's only one
     (a value difference at its statement); differences with the same root
     cause — the same rule — collapse into the first, which counts its ``repeats``.
     """
-    out: list[dict[str, Any]] = []
-    by_rule: dict[str, dict[str, Any]] = {}
+    out: list[Difference] = []
+    by_rule: dict[str, Difference] = {}
     for position, diff in enumerate(differences):
         if diff is None:
             continue
@@ -136,12 +137,12 @@ def explained_differences(entry: TestEntry, differences: list[dict[str, Any]], p
     return out
 
 
-def _statement_key(diff: dict[str, Any]) -> str:
+def _statement_key(diff: Difference) -> str:
     sql = diff.get("sql") or {}
     return str(sql.get(BACKENDS[0]) if isinstance(sql, dict) else sql)
 
 
-def _leg(raw: dict[str, Any]) -> Leg:
+def _leg(raw: LegPayload) -> Leg:
     error = raw.get("error")
     return Leg(
         outcome=raw.get("outcome", "passed"),

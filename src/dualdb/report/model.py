@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..records import BaselineInfo, CapturedStatement, Difference, SchemaFinding
+
 SCHEMA = "dualdb-report/1"
 BACKENDS = ("sqlite", "postgresql")
 VERDICTS = ("same", "diverged", "known", "failed_both", "skipped")
@@ -51,7 +53,7 @@ class Leg:
     outcome: str = "passed"
     error: ErrorInfo | None = None
     observations: list[dict[str, Any]] = field(default_factory=list)
-    statements: list[dict[str, Any]] = field(default_factory=list)
+    statements: list[CapturedStatement] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -76,14 +78,14 @@ class TestEntry:
     kind: str | None = None
     category: str | None = None
     legs: dict[str, Leg] = field(default_factory=dict)
-    first_difference: dict[str, Any] | None = None
+    first_difference: Difference | None = None
     explanation: Explanation | None = None
     known_reason: str | None = None
     harness_notes: list[str] = field(default_factory=list)
     baseline: str | None = None  # "new" | "accepted" with --dualdb-baseline
     # every independent difference (the primary first, equal to ``first_difference``), each with
     # its own "category" and "explanation"; copies of one root cause are collapsed ("repeats")
-    differences: list[dict[str, Any]] = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
     # a diverged test run again: {"runs": n, "reproduced": bool, "nondeterministic": [backend, ...]}
     rerun: dict[str, Any] | None = None
 
@@ -128,8 +130,8 @@ class Report:
     backends: dict[str, dict[str, Any]] = field(default_factory=dict)
     tests: list[TestEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    schema_findings: list[dict[str, Any]] = field(default_factory=list)
-    baseline: dict[str, Any] | None = None
+    schema_findings: list[SchemaFinding] = field(default_factory=list)
+    baseline: BaselineInfo | None = None
 
     @property
     def summary(self) -> dict[str, int]:
