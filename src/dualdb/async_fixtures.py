@@ -21,13 +21,15 @@ an async test runs once per backend.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from .backends import Backend
+if TYPE_CHECKING:  # this module is imported in every pytest run: asyncio and the backends load on use
+    import asyncio
+
+    from .backends import Backend
 
 T = TypeVar("T")
 
@@ -123,6 +125,8 @@ def _dualdb_event_loop(request: pytest.FixtureRequest) -> Iterator[LoopDriver]:
         loop = request.getfixturevalue(f"_dualdb_asyncio_loop_{scope}")
         yield LoopDriver(loop.run_until_complete, "pytest-asyncio")
         return
+    import asyncio
+
     if hasattr(asyncio, "Runner"):  # Python 3.11+
         with asyncio.Runner() as runner:
             yield LoopDriver(runner.run, "private")
@@ -148,6 +152,8 @@ else:
         @pytest_asyncio.fixture(loop_scope=scope, name=name)
         async def _loop() -> asyncio.AbstractEventLoop:
             """Plumbing: pytest-asyncio's event loop of this scope."""
+            import asyncio
+
             return asyncio.get_running_loop()
 
         return name, _loop

@@ -23,6 +23,35 @@ class BackendError(DualdbError):
     """A backend could not be provisioned (server unreachable, missing privilege, ...)."""
 
 
+class MissingExtra(DualdbError, ImportError):
+    """An integration's package is not installed; the message names the extra that brings it.
+
+    Also an ``ImportError``, so ``except ImportError`` in user code keeps working.
+    """
+
+
+MISSING_EXTRA = (
+    "{feature} needs {package}, which is not installed: "
+    'pip install "pytest-dualdb[{extra}]" (or "pytest-dualdb[all]")'
+)
+
+
+def require_extra(module: str, extra: str, feature: str):  # noqa: ANN201 - the module
+    """Import ``module`` for ``feature``, or raise ``MissingExtra`` naming the extra to install.
+
+    The integrations (FastAPI, Hypothesis, async drivers) are optional so the
+    plugin never changes a project's framework versions; this is the one place
+    that tells a user which extra brings the missing piece.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        package = (exc.name or module).split(".")[0]
+        raise MissingExtra(MISSING_EXTRA.format(feature=feature, package=package, extra=extra)) from exc
+
+
 def add_note(exc: BaseException, note: str) -> None:
     """Attach a note to an exception (PEP 678), also on Python 3.10 where ``add_note`` is missing.
 

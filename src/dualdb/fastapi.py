@@ -33,10 +33,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from .errors import ConfigError
+from .errors import ConfigError, require_extra
+
+# FastAPI (and httpx, which its TestClient needs) is the [fastapi] extra, not a dependency
+TestClient = require_extra("fastapi.testclient", "fastapi", "dualdb.fastapi (and the `client` fixture)").TestClient
 
 
 @contextmanager
@@ -95,7 +97,7 @@ async def async_client(
     With ``observe``, every response (status and body) is recorded, so an
     endpoint returning different data on the two engines is reported.
     """
-    import httpx
+    httpx = require_extra("httpx", "fastapi", "dualdb.fastapi.async_client")
 
     async def _shared() -> AsyncIterator[Any]:
         yield session

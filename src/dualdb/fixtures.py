@@ -7,18 +7,20 @@ Any test that uses one of them (directly or through its own fixtures) is a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from . import isolation
-from .backends import Backend
-from .capture import LegRecorder
 from .errors import DualdbError
 
-LEG_KEY = pytest.StashKey[LegRecorder]()
+if TYPE_CHECKING:  # importing this module must stay cheap: pytest imports it in every run (see plugin)
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from .backends import Backend
+    from .capture import LegRecorder
+
+LEG_KEY = pytest.StashKey["LegRecorder"]()
 PAIRED_KEY = pytest.StashKey[Any]()  # the `dual` fixture's Paired, for the report
 
 
@@ -61,6 +63,8 @@ def db_connection(dualdb_backend: Backend, request: pytest.FixtureRequest) -> It
     Cheap (a pooled connection, ~2 ms per test). Anything the test writes,
     including savepoints it releases, disappears at the end.
     """
+    from . import isolation
+
     _state(request).provisioner.refresh_schema(dualdb_backend)
     with isolation.rolled_back_connection(dualdb_backend) as (conn, tracker):
         try:
@@ -80,6 +84,8 @@ def db_session(db_connection: Connection) -> Iterator[Session]:
     nothing survives the test. For applications that open several sessions
     per test, use ``dualdb_sessionmaker`` instead.
     """
+    from . import isolation
+
     session = isolation.savepoint_session(db_connection)
     try:
         yield session
@@ -98,6 +104,8 @@ def dualdb_sessionmaker(db_connection: Connection) -> Iterator[sessionmaker]:
     isolation works" in the README for the one case it cannot). Everything
     is rolled back after the test; sessions still open are closed.
     """
+    from . import isolation
+
     factory = isolation.TestSessionmaker(db_connection)
     try:
         yield factory
@@ -155,7 +163,10 @@ def client(request: pytest.FixtureRequest, dualdb_sessionmaker: sessionmaker, ob
     endpoint returning different data on the two engines is reported. A
     ``client`` fixture in your own conftest takes precedence over this one.
     """
-    from .fastapi import ObservingClient, load_object, override_get_db
+    try:
+        from .fastapi import ObservingClient, load_object, override_get_db
+    except DualdbError as exc:  # MissingExtra: FastAPI is an extra
+        pytest.fail(f"pytest-dualdb: {exc}", pytrace=False)
 
     app_spec = request.config.getini("dualdb_fastapi_app")
     get_db_spec = request.config.getini("dualdb_fastapi_get_db")

@@ -50,7 +50,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import strategies as st
+from .errors import require_extra
+
+st = require_extra("hypothesis.strategies", "hypothesis", "dualdb.hypothesis")  # the [hypothesis] extra
 
 __all__ = [
     "TEXT_FAULT_LINES",

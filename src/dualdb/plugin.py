@@ -2,6 +2,12 @@
 
 The logic lives in plain modules (``config``, ``backends``, ``capture``,
 ``compare``, ``report``); the fixtures are in ``fixtures``.
+
+Installed but unused (plain ``pytest``, no ``--dual-db``, no database test), the
+plugin must cost next to nothing, as pytest-django does: this module imports
+only what its hooks need at start-up (``config``, ``errors``, the fixture
+*definitions*), and the run state (SQLAlchemy, psycopg, capture, reports) is
+built on first use by ``state_of``. ``benchmarks/bench_idle.py`` measures it.
 """
 
 from __future__ import annotations
@@ -9,11 +15,11 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from . import config as config_mod
-from .baseline import load_baseline
 from .errors import DualdbError
 from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
     LEG_KEY,
@@ -30,12 +36,13 @@ from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
     observe,
 )
 from .async_fixtures import *  # noqa: F401,F403 - the async fixtures (db_async_*, dualdb_async_sessionmaker)
-from .leg_outcome import base_nodeid, known_marker
 from .leg_pairing import WorkerLegs, make_scheduler
-from .reseed import reseed, seed_for
-from .runstate import RunState
 
-STATE_KEY = pytest.StashKey[RunState]()
+if TYPE_CHECKING:
+    from .runstate import RunState
+
+SETTINGS_KEY = pytest.StashKey[config_mod.Settings]()
+STATE_KEY = pytest.StashKey["RunState"]()
 FINISHED_KNOWN_KEY = pytest.StashKey[dict]()  # dualdb_known(xfail=True): test id -> outcome of its first leg
 BACKEND_FIXTURE = "dualdb_backend"
 
@@ -123,7 +130,6 @@ def pytest_configure(config: pytest.Config) -> None:
     except DualdbError as exc:
         raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
     workerinput = getattr(config, "workerinput", {})
-    worker = workerinput.get("workerid", "main")
     if workerinput.get("dualdb_pg_url"):
         # an xdist worker: use the server the controller started (one server per run)
         settings = dataclasses.replace(settings, pg_url=workerinput["dualdb_pg_url"], shared_server=True)
@@ -131,31 +137,37 @@ def pytest_configure(config: pytest.Config) -> None:
         # an xdist worker: clone the run's template database; the controller drops it
         settings = dataclasses.replace(settings, run_id=workerinput["dualdb_run_id"], shared_template=True)
     if settings.baseline is not None and not workerinput:
+        from .baseline import load_baseline
+
         try:
             load_baseline(settings.baseline)  # a bad baseline fails now, not after the whole run
         except DualdbError as exc:
             raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
-    state = RunState(settings, worker)
-    config.stash[STATE_KEY] = state
+    config.stash[SETTINGS_KEY] = settings
     config.stash[FINISHED_KNOWN_KEY] = {}
-    if workerinput:  # an xdist worker pairs legs itself and sends them on (leg_pairing)
-        state.worker_legs = WorkerLegs()
-    else:
-        config.pluginmanager.register(LegCollector(state), "dualdb-leg-collector")
+    if not workerinput:
+        config.pluginmanager.register(LegCollector(config), "dualdb-leg-collector")
 
 
 class LegCollector:
     """Receives every leg, locally or from xdist workers, through the test reports."""
 
-    def __init__(self, state: RunState):
-        self.state = state
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
+    @property
+    def state(self) -> RunState:
+        return state_of(self.config)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         payload = getattr(report, "dualdb", None)
+        legs = getattr(report, "dualdb_legs", None)
+        if not payload and not legs:
+            return  # most reports: don't build the run state for them
         if payload and report.when == "teardown":
             self.state.record_leg(payload["nodeid"], payload["backend"], payload)
         # a `dual` test (both engines at once), or a pair an xdist worker compared
-        for leg in getattr(report, "dualdb_legs", None) or ():
+        for leg in legs or ():
             self.state.record_leg(leg["nodeid"], leg["backend"], leg)
 
     @pytest.hookimpl(optionalhook=True)
@@ -171,7 +183,7 @@ class LegCollector:
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201
     """``--dist load`` (xdist's default) in a dual run: both legs of a test on one worker."""
-    if state_of(config).settings.dual and config.getvalue("dist") == "load":
+    if settings_of(config).dual and config.getvalue("dist") == "load":
         return make_scheduler(config, log)
     return None
 
@@ -204,7 +216,7 @@ def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerControl
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    state = config.stash.get(STATE_KEY, None)
+    state = config.stash.get(STATE_KEY, None)  # None: nothing used the plugin in this run
     if state is not None:
         if state.xdist_controller:
             try:
@@ -218,8 +230,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             config.issue_config_time_warning(pytest.PytestWarning(f"pytest-dualdb: {problem}"), stacklevel=2)
 
 
+def settings_of(config: pytest.Config) -> config_mod.Settings:
+    """The run's settings, resolved at configure time (cheap: no database code imported)."""
+    return config.stash[SETTINGS_KEY]
+
+
 def state_of(config: pytest.Config) -> RunState:
-    return config.stash[STATE_KEY]
+    """The run state, built on first use: a run that never touches a database never imports
+    SQLAlchemy, psycopg or the comparison through this plugin."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        from .runstate import RunState
+
+        workerinput = getattr(config, "workerinput", {})
+        state = RunState(settings_of(config), workerinput.get("workerid", "main"))
+        if workerinput:  # an xdist worker pairs legs itself and sends them on (leg_pairing)
+            state.worker_legs = WorkerLegs()
+        config.stash[STATE_KEY] = state
+    return state
 
 
 @pytest.hookimpl(trylast=True)
@@ -229,7 +257,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     if any(BACKEND_FIXTURE in _argnames(m) for m in metafunc.definition.iter_markers("parametrize")):
         return  # the test chose its backends itself
-    settings = state_of(metafunc.config).settings
+    settings = settings_of(metafunc.config)
     if settings.dual:
         metafunc.parametrize(BACKEND_FIXTURE, list(settings.backends_for_run()), indirect=True, scope="session")
 
@@ -245,22 +273,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Provision the backends the selected tests need now, so a bad setup fails once, at start."""
     if session.config.option.collectonly:
         return
-    state = state_of(session.config)
+    settings = settings_of(session.config)
     needed: set[str] = set()
     for item in session.items:
-        needed.update(backends_of(item, state))
+        needed.update(backends_of(item, settings))
         if "dual" in getattr(item, "fixturenames", ()):  # `dual` runs both engines in one test
             needed.update(("sqlite", "postgresql"))
             allow_dual_in_given(item)
-        try:
-            known = known_marker(item)
-        except TypeError as exc:
-            raise pytest.UsageError(f"pytest-dualdb: {item.nodeid}: dualdb_known: {exc}") from None
-        if known and known["xfail"] and "dual" in getattr(item, "fixturenames", ()):
-            raise pytest.UsageError(
-                f"pytest-dualdb: {item.nodeid}: dualdb_known(xfail=True) marks the failing leg of a test run "
-                "once per engine; a test using `dual` runs both engines in one test: use @pytest.mark.xfail"
-            )
+        _check_known_marker(item)
+    if not needed and not settings.metadata_specs:
+        return  # no database test selected: don't build the run state (an idle plugin costs nothing)
+    state = state_of(session.config)
     try:
         state.provisioner.metadatas  # import errors surface before any server starts  # noqa: B018
         for name in ("sqlite", "postgresql"):
@@ -270,20 +293,40 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
 
 
-def backends_of(item: pytest.Item, state: RunState) -> list[str]:
+def _check_known_marker(item: pytest.Item) -> None:
+    """A ``dualdb_known`` marker with wrong arguments stops the run, like a wrong call."""
+    if item.get_closest_marker("dualdb_known") is None:
+        return
+    from .leg_outcome import known_marker
+
+    try:
+        known = known_marker(item)
+    except TypeError as exc:
+        raise pytest.UsageError(f"pytest-dualdb: {item.nodeid}: dualdb_known: {exc}") from None
+    if known and known["xfail"] and "dual" in getattr(item, "fixturenames", ()):
+        raise pytest.UsageError(
+            f"pytest-dualdb: {item.nodeid}: dualdb_known(xfail=True) marks the failing leg of a test run "
+            "once per engine; a test using `dual` runs both engines in one test: use @pytest.mark.xfail"
+        )
+
+
+def backends_of(item: pytest.Item, state: RunState | config_mod.Settings) -> list[str]:
+    """The backend(s) a database test runs on; ``[]`` for a test that uses no database fixture."""
     names = getattr(item, "fixturenames", ())
     if BACKEND_FIXTURE not in names:
         return []
     callspec = getattr(item, "callspec", None)
     if callspec is not None and BACKEND_FIXTURE in callspec.params:
         return [callspec.params[BACKEND_FIXTURE]]
-    return [state.settings.default_backend]
+    settings = state if isinstance(state, config_mod.Settings) else state.settings
+    return [settings.default_backend]
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001
-    state = state_of(item.config)
-    backends = backends_of(item, state) if state.settings.dual else ()
+    settings = settings_of(item.config)
+    backends = backends_of(item, settings) if settings.dual else ()
+    state = state_of(item.config) if backends else None
     if backends:
         _begin_leg(item, state, backends[0])
     try:
@@ -295,6 +338,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001
 
 def _begin_leg(item: pytest.Item, state: RunState, backend: str) -> None:
     """Before a leg: its recorder, the backend's environment, the test's seeds, capture on."""
+    from .leg_outcome import base_nodeid
+    from .reseed import reseed, seed_for
+
     leg = state.new_leg(backend)
     item.stash[LEG_KEY] = leg
     state.environ.enter(backend)
@@ -320,6 +366,8 @@ def pytest_runtestloop(session: pytest.Session):
     controller runs no tests); a pair whose legs ran on two workers is not re-run.
     """
     result = yield
+    if not settings_of(session.config).dual:
+        return result
     state = state_of(session.config)
     if (
         state.settings.dual and state.settings.reruns
@@ -338,6 +386,8 @@ def _rerun_diverged(session: pytest.Session, state: RunState, diverged: list[str
     so the session-scoped backend fixtures switch once.
     """
     from _pytest.runner import runtestprotocol
+
+    from .leg_outcome import base_nodeid
 
     if not diverged:
         return
@@ -393,7 +443,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    state = state_of(config)
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        return  # nothing used the plugin in this run
     if state.worker_legs is not None:
         config.workeroutput["dualdb_legs"] = state.worker_legs.flush()
         config.workeroutput["dualdb_reruns"] = [leg for by_backend in state.reruns.values()
