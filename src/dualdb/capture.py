@@ -43,6 +43,7 @@ import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from .harness_notes import FROZEN_NOW_NOTE  # noqa: F401 - re-exported
 from .normalize import Normalizer, canonical_text
 from .records import CapturedStatement, error_record, first_line  # noqa: F401 - first_line re-exported
 from .sql import (  # noqa: F401 - re-exported: capture's callers asked it what a statement is
@@ -581,13 +582,6 @@ class LegRecorder:
                     return
 
 
-FROZEN_NOW_NOTE = (
-    "PostgreSQL's now() is frozen for the whole test transaction: several statements of this "
-    "test got the same timestamp from the database clock, where the application's requests "
-    "(each in its own transaction) would get different ones. Timestamps masked as clock values "
-    "are not compared; if the application orders or compares rows by such a column, add a "
-    "tiebreaker to ORDER BY (e.g. the primary key) so ties cannot reorder rows."
-)
 
 
 def _datetimes_in(params: Any) -> set:

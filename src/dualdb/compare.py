@@ -68,6 +68,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .harness_notes import CLOCK_NOTE, TIE_NOTE
 from .normalize import canonical_text
 from .records import CapturedStatement, Difference, difference
 from .sql import is_compared_verb, statement_shape
@@ -77,16 +78,6 @@ CLOCK_TOLERANCE = dt.timedelta(seconds=3)
 REL_TOLERANCE = 1e-9
 FAILING = ("failed", "error")
 
-CLOCK_NOTE = (
-    "The values that differ were taken from the clock during the test; they are masked in the "
-    "report and only their form is compared (naive vs aware, whole seconds vs fractions, text "
-    "layout), so what differs is the form each engine gives the timestamp, not the moment."
-)
-TIE_NOTE = (
-    "Rows tied on a clock value came back in another order; not reported as a divergence "
-    "because PostgreSQL's now() is frozen inside the test transaction. Add a tiebreaker to "
-    "ORDER BY if the application relies on that order."
-)
 
 
 @dataclass

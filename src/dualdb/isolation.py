@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .backends import Backend, postgres
+from .harness_notes import KEPT_OWN_WRITES_NOTE, LOST_FOREIGN_WORK_NOTE
 
 TRACKER_KEY = "dualdb_savepoints"
 DML_VERBS = ("INSERT", "UPDATE", "DELETE", "MERGE", "WITH")
@@ -122,19 +123,11 @@ class SavepointTracker:
 
     def _kept_own_writes(self, frame: _Frame) -> None:
         if frame.wrote:
-            self.note(
-                "a session rolled back after another session of the test had committed inside its "
-                "transaction: on one connection SQL cannot undo the first session's writes without "
-                "the second's, so the harness kept both (separate connections would have undone only "
-                "the first); use db_fresh_engine for a test that depends on this"
-            )
+            self.note(KEPT_OWN_WRITES_NOTE)
 
     def _lost_foreign_work(self, frame: _Frame) -> None:
         if frame.foreign_commit:
-            self.note(
-                "after a database error, rolling back one session also undid another session's "
-                "commit made inside it (PostgreSQL allows nothing else on an aborted transaction)"
-            )
+            self.note(LOST_FOREIGN_WORK_NOTE)
 
     def note(self, text: str) -> None:
         if text not in self.notes:

@@ -12,15 +12,10 @@ from typing import Any
 import pytest
 
 from .capture import LegRecorder
+from .harness_notes import ABORTED_NOTE
 from .records import ErrorRecord, LegPayload, first_line
 
 
-ABORTED_NOTE = (
-    "PostgreSQL refused a statement because an earlier one failed in the same transaction. The whole "
-    "test runs in one transaction here; with autocommit, or a new transaction per request, production "
-    "might not hit this. It is still an application bug: wrap the statement that may fail in a "
-    "savepoint (`with session.begin_nested():`) or roll back before going on"
-)
 
 
 def apply_phase(leg: LegRecorder, report: pytest.TestReport, call: pytest.CallInfo) -> None:

@@ -16,6 +16,7 @@ from .backends import Backend, Provisioner
 from .capture import LegRecorder, StatementCapture
 from .config import Settings
 from .errors import add_note
+from .harness_notes import LOCK_HINT
 from .isolation import install_savepoint_tracking
 from .process_state import EnvironTimelines, SeededEntropy
 from .records import LegPayload, SchemaFinding
@@ -182,11 +183,6 @@ def drop_evidence_if_same(nodeid: str, legs: dict[str, LegPayload]) -> str | Non
     return entry.verdict
 
 
-LOCK_HINT = (
-    "dualdb: the statement waited too long for a lock. The test's own rolled-back transaction "
-    "probably holds it (a second connection of the same test is blocked by db_connection's "
-    "uncommitted writes); use db_fresh_engine for tests that need several connections"
-)
 
 
 def _install_error_notes(backend: Backend, engine: Any = None) -> None:
