@@ -21,9 +21,10 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["PgBinaries", "BinariesNotFound", "find_binaries", "wheel_binaries"]
+__all__ = ["PgBinaries", "BinariesNotFound", "find_binaries", "has_icu", "wheel_binaries"]
 
 _REQUIRED = ("initdb", "postgres")
 _EXE = ".exe" if sys.platform == "win32" else ""
@@ -240,3 +241,38 @@ def _version_of(binaries: PgBinaries) -> str | None:
         return None
     match = re.search(r"\(PostgreSQL\)\s+(\d+(?:\.\d+)*\w*)", out.stdout)
     return match.group(1) if out.returncode == 0 and match else None
+
+
+@lru_cache(maxsize=None)
+def has_icu(binaries: PgBinaries) -> bool:
+    """Whether this install was built with ICU, known before any cluster exists.
+
+    Decides how the throwaway database gets a linguistic collation: with ICU
+    it is ``en-US-x-icu``; without (every PostgreSQL on PyPI), a libc locale
+    the plugin may have to build. ``pg_config --configure`` says so when it
+    lists ``--with-icu``/``--without-icu`` (ICU is on by default from 16);
+    without ``pg_config``, the server program names ``libicuuc`` among its
+    libraries when it links ICU.
+    """
+    configure = _configure_flags(binaries)
+    if configure is not None:
+        if "--without-icu" in configure:
+            return False
+        return "--with-icu" in configure or binaries.major >= 16
+    try:
+        return b"libicuuc" in binaries.program("postgres").read_bytes()
+    except OSError:
+        return False
+
+
+def _configure_flags(binaries: PgBinaries) -> str | None:
+    """``pg_config --configure`` of this very install, or ``None`` when it has no ``pg_config``."""
+    pg_config = binaries.program("pg_config")
+    if not pg_config.is_file():
+        return None
+    try:
+        out = subprocess.run([str(pg_config), "--configure"], capture_output=True, text=True, timeout=15,
+                             env={**os.environ, **binaries.env()})
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None

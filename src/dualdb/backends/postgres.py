@@ -17,9 +17,20 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from ..errors import BackendError
 from ..process_state import system_token_hex
+from .locales import COLLATION_NOTE_SETTING, HOW_TO_GET_ONE
 
 DB_PREFIX = "dualdb_"
 CONNECT_TIMEOUT_S = 3
+
+# A libc en_US.UTF-8: one the server imported from the system at initdb (pg_collation), else the
+# cluster's own default locale (the plugin's server initialised with a locale it built, which
+# ``locale -a`` and so pg_collation never list).
+_LIBC_LINGUISTIC_SQL = (
+    "SELECT collcollate FROM pg_collation WHERE collprovider = 'c' "
+    "AND lower(replace(collcollate, '-', '')) IN ('en_us.utf8', 'c.utf8_en_us') "
+    "UNION ALL SELECT datcollate FROM pg_database WHERE datname = 'template0' "
+    "AND lower(replace(datcollate, '-', '')) = 'en_us.utf8' LIMIT 1"
+)
 
 
 def parse_url(raw: str) -> URL:
@@ -74,6 +85,9 @@ class ServerInfo:
     version: str
     has_icu: bool
     libc_linguistic: str | None
+    # Our own server says why it has no linguistic collation (a custom setting, locales.COLLATION_NOTE_SETTING);
+    # every process connecting to it learns that, xdist workers included.
+    no_linguistic_reason: str | None = None
 
 
 def check_server(admin: Engine, shown_url: str) -> ServerInfo:
@@ -87,12 +101,8 @@ def check_server(admin: Engine, shown_url: str) -> ServerInfo:
             has_icu = bool(
                 conn.execute(text("SELECT count(*) FROM pg_collation WHERE collname = 'en-US-x-icu'")).scalar()
             )
-            libc = conn.execute(
-                text(
-                    "SELECT collcollate FROM pg_collation WHERE collprovider = 'c' "
-                    "AND lower(replace(collcollate, '-', '')) IN ('en_us.utf8', 'c.utf8_en_us') LIMIT 1"
-                )
-            ).scalar()
+            libc = conn.execute(text(_LIBC_LINGUISTIC_SQL)).scalar()
+            note = conn.execute(text(f"SELECT current_setting('{COLLATION_NOTE_SETTING}', true)")).scalar()
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise BackendError(
@@ -104,7 +114,9 @@ def check_server(admin: Engine, shown_url: str) -> ServerInfo:
             f"the role in {shown_url} may not create databases; grant it with "
             "`ALTER ROLE <name> CREATEDB` or use a role that has CREATEDB"
         )
-    return ServerInfo(version=str(version).split()[0], has_icu=has_icu, libc_linguistic=libc)
+    return ServerInfo(
+        version=str(version).split()[0], has_icu=has_icu, libc_linguistic=libc, no_linguistic_reason=note or None
+    )
 
 
 def choose_collation(info: ServerInfo, requested: str) -> tuple[str, str | None]:
@@ -112,7 +124,9 @@ def choose_collation(info: ServerInfo, requested: str) -> tuple[str, str | None]
 
     Returns ``(description, warning)``. ``requested`` is ``auto`` or a
     collation the user named in ``dualdb_pg_collation`` (``C``, ``en-US-x-icu``,
-    ``en_US.UTF-8`` ...).
+    ``en_US.UTF-8`` ...). ``auto`` prefers ICU, then a libc ``en_US.UTF-8``
+    (a system locale, or the one the plugin built for its own server), and
+    falls back to bytewise C with one warning that says how to get better.
     """
     if requested and requested.lower() != "auto":
         return requested, None
@@ -120,10 +134,13 @@ def choose_collation(info: ServerInfo, requested: str) -> tuple[str, str | None]
         return "en-US-x-icu", None
     if info.libc_linguistic:
         return info.libc_linguistic, None
+    hidden = ("the test database sorts bytewise (C) like SQLite, hiding text-ordering differences from a "
+              "production server (a A b B, not A B a b)")
+    if info.no_linguistic_reason:
+        return "C", f"PostgreSQL has no ICU and {info.no_linguistic_reason}: {hidden}; {HOW_TO_GET_ONE}"
     return "C", (
-        "PostgreSQL has no ICU and no en_US.UTF-8 locale: the test database sorts bytewise (C), "
-        "so collation differences from a production server may be hidden "
-        "(set dualdb_pg_collation to a collation the server has)"
+        f"PostgreSQL has no ICU and no en_US.UTF-8 locale: {hidden}; use a server built with ICU or with the "
+        "en_US.UTF-8 locale, or set dualdb_pg_collation to a collation the server has"
     )
 
 

@@ -11,6 +11,9 @@ Why it looks the way it does:
 * ``initdb`` and ``postgres`` refuse to run as root, and CI runs as root: then
   only the PostgreSQL programs run as an unprivileged user. Python itself keeps
   running as root (the interpreter may live in root's 0700 home).
+* Without ICU (every PostgreSQL on PyPI) and without a system ``en_US.UTF-8``,
+  the cluster is initialised with an ``en_US.UTF-8`` the plugin builds once
+  with ``localedef`` (see ``locales``), so text still sorts as in production.
 * Durability is switched off (``fsync``, ``synchronous_commit``,
   ``full_page_writes``): the data is thrown away and tests run faster.
 * ``postgres`` is started directly as our child with ``PR_SET_PDEATHSIG`` so it
@@ -43,7 +46,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-from .binaries import PgBinaries
+from .binaries import PgBinaries, has_icu
+from .locales import COLLATION_NOTE_SETTING, ClusterLocale, cluster_locale
 
 __all__ = [
     "LocalServer",
@@ -58,7 +62,7 @@ __all__ = [
 # Bump when the cached cluster would differ for the same binaries (initdb
 # arguments, layout), so stale caches are not reused.
 _CACHE_LAYOUT = 1
-_INITDB_ARGS = ("-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
+_INITDB_BASE_ARGS = ("-U", "postgres", "--auth=trust", "-E", "UTF8")
 _PORT = 5432  # the socket folder is private, so the default port cannot clash
 _READY_TIMEOUT = 15.0
 _MAX_SOCKET_PATH = 100  # sun_path is 104 (macOS) / 108 (Linux) bytes with its NUL
@@ -88,6 +92,7 @@ class LocalServer:
     run_dir: Path = field(repr=False)
     record: Path = field(repr=False)
     cold: bool = False  # True when this start ran initdb (no cached cluster yet)
+    locale: ClusterLocale = field(default_factory=ClusterLocale, repr=False)  # the cluster's default locale
     reaped: list[str] = field(default_factory=list, repr=False)
     timings: dict[str, float] = field(default_factory=dict, repr=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
@@ -142,15 +147,18 @@ def start_server(
     reaped = reap_leftovers(cache_dir / "runs")
     run_as = _run_as()
     binaries = _usable_binaries(binaries, run_as)
+    clock.lap("prepare")
+    locale = _cluster_locale(binaries, cache_dir, run_as)
+    clock.lap("locale")
     run_dir = _make_run_dir(run_root, run_as)
     record = cache_dir / "runs" / f"{run_dir.name}.json"
     process = None
     try:
         _write_record(record, run_dir=run_dir)
-        clock.lap("prepare")
-        cold = _prepare_datadir(binaries, cache_dir, run_dir, run_as)
+        clock.lap("record")
+        cold = _prepare_datadir(binaries, cache_dir, run_dir, run_as, locale)
         clock.lap("initdb" if cold else "copy")
-        process = _launch(binaries, run_dir, run_as, timezone)
+        process = _launch(binaries, run_dir, run_as, timezone, locale)
         _update_record(record, postmaster_pid=process.pid, version=binaries.version)
         version = _wait_ready(process, run_dir)
         clock.lap("start")
@@ -172,6 +180,7 @@ def start_server(
         run_dir=run_dir,
         record=record,
         cold=cold,
+        locale=locale,
         reaped=reaped,
         timings=clock.laps,
         _process=process,
@@ -373,47 +382,105 @@ def _shared_tmp() -> Path:
     return Path(tempfile.gettempdir())
 
 
+# --------------------------------------------------------------------------- the cluster's locale
+
+
+def _cluster_locale(binaries: PgBinaries, cache_dir: Path, run_as: _RunAs) -> ClusterLocale:
+    """C for builds with ICU (each database gets ``en-US-x-icu``), else ``en_US.UTF-8`` where it can be had."""
+    if has_icu(binaries):
+        return ClusterLocale()
+    return cluster_locale(_locale_home(cache_dir, run_as))
+
+
+def _locale_home(cache_dir: Path, run_as: _RunAs) -> Path:
+    """``<cache>/locales`` when the server's user can reach it, else ``/var/tmp/dualdb-locales-<uid>``.
+
+    The server loads the locale in every backend, so its user must read it.
+    As root, the cache sits in root's 0700 home: rather than loosening
+    permissions there, the locale goes to a root-owned, world-readable folder,
+    as the binaries copy does.
+    """
+    home = cache_dir / "locales"
+    if _traversable_by(cache_dir, run_as):
+        return home
+    return _shared_tmp() / f"dualdb-locales-{os.geteuid()}"
+
+
+def _traversable_by(folder: Path, run_as: _RunAs) -> bool:
+    """Can ``run_as`` enter ``folder`` and every folder above it? (Judged by mode bits.)"""
+    if not run_as.switches:
+        return True
+    for path in (folder, *folder.parents):
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        if st.st_uid == run_as.uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid == run_as.gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
 # --------------------------------------------------------------------------- the cached cluster
 
 
-def _prepare_datadir(binaries: PgBinaries, cache_dir: Path, run_dir: Path, run_as: _RunAs) -> bool:
+def _prepare_datadir(
+    binaries: PgBinaries, cache_dir: Path, run_dir: Path, run_as: _RunAs, locale: ClusterLocale
+) -> bool:
     """Fill ``run_dir/data`` from the cached cluster, or initdb it (and cache it). True if initdb ran."""
     datadir = run_dir / "data"
-    cached = _cached_cluster(cache_dir, binaries)
+    cached = _cached_cluster(cache_dir, binaries, locale)
     if cached is not None:
         _copy_tree(cached, datadir, run_as)
         cold = False
     else:
-        _initdb(binaries, datadir, run_as)
-        _cache_cluster(datadir, cache_dir, binaries)
+        _initdb(binaries, datadir, run_as, locale)
+        _cache_cluster(datadir, cache_dir, binaries, locale)
         cold = True
     os.chmod(datadir, 0o700)  # postgres refuses a data folder others can read
     return cold
 
 
-def _cluster_dir(cache_dir: Path, binaries: PgBinaries) -> Path:
-    """One cached cluster per install and initdb settings, e.g. ``clusters/pg15.18-pg_config-1a2b3c4d5e``."""
-    ident = json.dumps([_CACHE_LAYOUT, binaries.version, binaries.origin, str(binaries.bindir), _INITDB_ARGS])
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:10]
+def _initdb_args(locale: ClusterLocale) -> tuple[str, ...]:
+    """initdb's settings; the locale is always explicit (initdb would inherit ``LANG``)."""
+    return (*_INITDB_BASE_ARGS, f"--locale={locale.name}")
+
+
+def _cluster_dir(cache_dir: Path, binaries: PgBinaries, locale: ClusterLocale) -> Path:
+    """One cached cluster per install, initdb settings and locale, e.g. ``clusters/pg15.18-pg_config-1a2b3c4d5e``.
+
+    The locale's ``ident`` is in the key, so a cluster initialised with C
+    (the locale could not be built then) is not reused once it can be; a
+    C cluster keeps the key it always had.
+    """
+    key: list[Any] = [_CACHE_LAYOUT, binaries.version, binaries.origin, str(binaries.bindir), _initdb_args(locale)]
+    if locale.ident != "C":
+        key.append(locale.ident)
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:10]
     return cache_dir / "clusters" / f"pg{binaries.version}-{_slug(binaries.origin)}-{digest}"
 
 
-def _cached_cluster(cache_dir: Path, binaries: PgBinaries) -> Path | None:
-    data = _cluster_dir(cache_dir, binaries) / "data"
+def _cached_cluster(cache_dir: Path, binaries: PgBinaries, locale: ClusterLocale) -> Path | None:
+    data = _cluster_dir(cache_dir, binaries, locale) / "data"
     return data if (data / "PG_VERSION").is_file() else None
 
 
-def _cache_cluster(datadir: Path, cache_dir: Path, binaries: PgBinaries) -> None:
+def _cache_cluster(datadir: Path, cache_dir: Path, binaries: PgBinaries, locale: ClusterLocale) -> None:
     """Publish a freshly initialised cluster (before it ever ran) for later runs.
 
     Failing to cache only costs the next run an initdb, so it warns instead of failing.
     """
-    target = _cluster_dir(cache_dir, binaries)
+    target = _cluster_dir(cache_dir, binaries, locale)
 
     def fill(tmp: Path) -> None:
         _copy_tree(datadir, tmp / "data", None)
         meta = {"version": binaries.version, "origin": binaries.origin, "bindir": str(binaries.bindir),
-                "initdb": list(_INITDB_ARGS), "created": _now()}
+                "initdb": list(_initdb_args(locale)), "locale": locale.ident, "created": _now()}
         (tmp / "cluster.json").write_text(json.dumps(meta, indent=2))
 
     try:
@@ -439,14 +506,14 @@ def _publish_dir(target: Path, fill: Callable[[Path], None], *, mode: int) -> No
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _initdb(binaries: PgBinaries, datadir: Path, run_as: _RunAs) -> None:
-    args = [str(binaries.program("initdb")), "-D", str(datadir), *_INITDB_ARGS, *_initdb_extras(binaries)]
+def _initdb(binaries: PgBinaries, datadir: Path, run_as: _RunAs, locale: ClusterLocale) -> None:
+    args = [str(binaries.program("initdb")), "-D", str(datadir), *_initdb_args(locale), *_initdb_extras(binaries)]
     try:
         done = subprocess.run(
             args,
             capture_output=True,
             text=True,
-            env=_child_env(binaries),
+            env=_child_env(binaries, locale),
             cwd=datadir.parent,
             timeout=300,
             **run_as.popen_kwargs(),
@@ -563,8 +630,12 @@ def _default_run_root(run_as: _RunAs) -> Path:
     return Path(tempfile.gettempdir())
 
 
-def _server_settings(timezone: str) -> list[str]:
-    """Throwaway-server settings, passed on the command line so the cached cluster stays generic."""
+def _server_settings(timezone: str, locale: ClusterLocale) -> list[str]:
+    """Throwaway-server settings, passed on the command line so the cached cluster stays generic.
+
+    When the server has to sort bytewise, it carries the reason as a custom
+    setting: whoever connects (an xdist worker too) can tell the user why.
+    """
     settings = {
         "listen_addresses": "",  # unix socket only
         "fsync": "off",
@@ -575,13 +646,17 @@ def _server_settings(timezone: str) -> list[str]:
         "shared_buffers": "32MB",
         "logging_collector": "off",
     }
+    if locale.fix:
+        settings[COLLATION_NOTE_SETTING] = locale.fix
     return [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
 
 
-def _launch(binaries: PgBinaries, run_dir: Path, run_as: _RunAs, timezone: str) -> subprocess.Popen[bytes]:
+def _launch(
+    binaries: PgBinaries, run_dir: Path, run_as: _RunAs, timezone: str, locale: ClusterLocale
+) -> subprocess.Popen[bytes]:
     """Start ``postgres`` as our direct child (not via pg_ctl) so it can die with us."""
     args = [str(binaries.program("postgres")), "-D", str(run_dir / "data"), "-k", str(run_dir / "sock"),
-            "-p", str(_PORT), *_server_settings(timezone)]
+            "-p", str(_PORT), *_server_settings(timezone, locale)]
     with open(run_dir / "postgres.log", "ab") as log:
         try:
             return subprocess.Popen(
@@ -589,7 +664,7 @@ def _launch(binaries: PgBinaries, run_dir: Path, run_as: _RunAs, timezone: str) 
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=_child_env(binaries),
+                env=_child_env(binaries, locale),
                 cwd=run_dir,
                 start_new_session=True,  # a terminal Ctrl-C reaches pytest, which then stops us cleanly
                 preexec_fn=_die_with_parent(),
@@ -688,15 +763,18 @@ def _remove_run_dir(run_dir: Path) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _child_env(binaries: PgBinaries) -> dict[str, str]:
-    """Our environment minus ``PG*``/locale variables, in the C locale.
+def _child_env(binaries: PgBinaries, locale: ClusterLocale | None = None) -> dict[str, str]:
+    """Our environment minus ``PG*``/locale variables, in the C locale, plus the cluster locale's ``LOCPATH``.
 
     initdb inherits ``LANG`` and fails when it names a locale that is not
-    installed; ``PGDATA``/``PGPORT`` and friends must not redirect our programs.
+    installed; ``PGDATA``/``PGPORT`` and friends must not redirect our programs,
+    nor a user's ``LOCPATH`` hide the locale the plugin built.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "LC_", "LANG"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "LC_", "LANG")) and k != "LOCPATH"}
     env.update(LC_ALL="C", LANG="C")
     env.update(binaries.env())
+    if locale is not None:
+        env.update(locale.env())
     return env
 
 
