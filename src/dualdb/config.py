@@ -45,6 +45,8 @@ class Settings:
     shared_server: bool = False  # an xdist worker using the controller's local server
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))  # names the run's template database
     shared_template: bool = False  # an xdist worker: the controller drops the run's template
+    redirect: bool = False  # --dualdb-redirect: the suite's own engines, once per engine (implies dual)
+    redirect_leg: str | None = None  # in a redirect run's worker: the engine this process runs on
     extra: dict[str, Any] = field(default_factory=dict)
 
     def backends_for_run(self) -> tuple[str, ...]:
@@ -112,7 +114,8 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], env: dict[s
         )
     pg_url = option("dualdb_pg_url") or env.get("DUALDB_PG_URL") or None
     baseline = option("dualdb_baseline")
-    dual, strict = bool(option("dual_db")), bool(option("dualdb_strict"))
+    redirect = bool(option("dualdb_redirect")) or _bool_setting(ini("dualdb_redirect"))
+    dual, strict = bool(option("dual_db")) or redirect, bool(option("dualdb_strict"))
     if strict and not dual:
         # without the two legs there is nothing to compare: a strict gate that can't fail is a trap
         raise ConfigError(
@@ -139,4 +142,12 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], env: dict[s
         max_cells=_int_setting("dualdb_max_cells", ini("dualdb_max_cells"), 2000),
         lock_timeout_ms=_int_setting("dualdb_lock_timeout_ms", ini("dualdb_lock_timeout_ms"), 10000),
         reruns=_int_setting("dualdb_reruns", ini("dualdb_reruns"), 1),
+        redirect=redirect,
     )
+
+
+def _bool_setting(value: Any) -> bool:
+    """An ini boolean (``dualdb_redirect = true``): pytest hands it over parsed, or as text."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

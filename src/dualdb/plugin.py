@@ -36,6 +36,9 @@ from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
     observe,
 )
 from .async_fixtures import *  # noqa: F401,F403 - the async fixtures (db_async_*, dualdb_async_sessionmaker)
+
+# redirect mode (--dualdb-redirect): its hooks live in their own plugin module, idle unless asked
+pytest_plugins = ["dualdb.redirect.hooks"]
 from .leg_pairing import WorkerLegs, make_scheduler
 
 if TYPE_CHECKING:
