@@ -43,7 +43,7 @@ def test_member_search_ignores_case_of_accented_names(db_session, make_user):
     assert found == ["Durand"]
 
 
-@pytest.mark.probe(category="strings", expect="diverged", needs="linguistic")
+@pytest.mark.probe(category="strings", expect="diverged", needs="icu")
 def test_street_names_normalised_with_upper(db_session, make_user, observe):
     """``upper()`` of ``ß`` (silent: both pass).
 

@@ -60,6 +60,17 @@ def test_probe_table_flags_surprises_and_skips_collation_probes_on_a_c_server():
     assert skipped == [] and len(surprises) == 3
 
 
+def test_probe_table_checks_icu_only_probes_only_on_icu():
+    """A libc en_US.UTF-8 sorts linguistically but maps case per character: ``upper('ß')`` needs ICU."""
+    report = {"tests": [{"nodeid": "a.py::test_upper_sharp_s", "verdict": "same", "kind": None, "legs": {}}]}
+    expected = {"a.py::test_upper_sharp_s": {"category": "strings", "expect": "diverged", "needs": "icu"}}
+    for linguistic, icu in ((False, False), (True, False)):
+        _, surprises, skipped = probe_table(report, expected, linguistic, icu)
+        assert (surprises, skipped) == ([], ["a.py::test_upper_sharp_s"])
+    _, surprises, skipped = probe_table(report, expected, linguistic=True, icu=True)
+    assert skipped == [] and surprises == ["a.py::test_upper_sharp_s: expected diverged, got same"]
+
+
 def test_report_rerenders_saved_json(inner):
     inner.project(MODELS, test_a="def test_a(dualdb_backend, observe):\n    observe('x', dualdb_backend.name)\n")
     inner.run("--dual-db")

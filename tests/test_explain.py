@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from dualdb.explain import RULES, explain_entry
-from dualdb.explain.facts import facts_of, linguistic_key
+from dualdb.explain.facts import facts_of, libc_linguistic_key, linguistic_key
 from dualdb.report.build import build_entry
 from dualdb.report.model import CATEGORIES
 
@@ -117,6 +117,13 @@ def test_explaining_odd_entries_never_raises(first_difference):
 
 def test_linguistic_key_orders_like_a_production_collation():
     assert sorted(["b", "B", "a", "A", "é", "e"], key=linguistic_key) == ["a", "A", "b", "B", "e", "é"]
+
+
+def test_libc_linguistic_key_orders_like_glibc_en_us():
+    """What `sort` prints under glibc 2.36's en_US.UTF-8: punctuation and spaces only break ties."""
+    words = ["_draft", "beta", "Alpha", "a b", "ab", "aa", "a-c", "ac", "ab-", "École", "ecole", "Ecole", "zoo"]
+    assert sorted(words, key=libc_linguistic_key) == [
+        "aa", "a b", "ab", "ab-", "a-c", "ac", "Alpha", "beta", "_draft", "ecole", "Ecole", "École", "zoo"]
 
 
 # ---- observations: the statement the observed value came from ---------------------------------

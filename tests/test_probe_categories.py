@@ -9,7 +9,8 @@ see the markers: a small plugin dumps them to a file of their own, read only her
 
 Probes marked ``needs="linguistic"`` diverge only on a server with a linguistic
 collation (ICU or an ``en_US`` locale); on a ``C``-collation server they are not
-checked, as ``dualdb probes`` does.
+checked, as ``dualdb probes`` does. Probes marked ``needs="icu"`` need ICU's Unicode
+rules (``upper('ß')`` is ``SS``), which a libc locale lacks: they are checked only on ICU.
 """
 
 from __future__ import annotations
@@ -65,16 +66,19 @@ def catalog_run(tmp_path_factory, pg_url):  # noqa: ANN001
     return json.loads(markers_file.read_text()), json.loads(report_file.read_text())
 
 
-def _probes(markers: dict, report: dict) -> tuple[dict, dict, bool]:
-    """``(probes with a marker, report entries by node id, server has a linguistic collation)``."""
-    linguistic = (report["backends"].get("postgresql", {}).get("collation") or "C") != "C"
+def _probes(markers: dict, report: dict) -> tuple[dict, dict, str]:
+    """``(probes with a marker, report entries by node id, the server's collation)``."""
+    collation = report["backends"].get("postgresql", {}).get("collation") or "C"
     probes = {nodeid: info for nodeid, info in markers.items() if info.get("expect")}
     entries = {t["nodeid"]: t for t in report["tests"]}
-    return probes, entries, linguistic
+    return probes, entries, collation
 
 
-def _applicable(info: dict, linguistic: bool) -> bool:
-    return linguistic or info.get("needs") != "linguistic"
+def _applicable(info: dict, collation: str) -> bool:
+    needs = info.get("needs")
+    if needs == "icu":
+        return collation.endswith("-x-icu")
+    return collation != "C" or needs != "linguistic"
 
 
 def test_the_catalog_has_many_divergent_probes(catalog_run):
@@ -87,24 +91,24 @@ def test_the_catalog_has_many_divergent_probes(catalog_run):
 
 def test_every_probe_has_its_expected_verdict(catalog_run):
     markers, report = catalog_run
-    probes, entries, linguistic = _probes(markers, report)
+    probes, entries, collation = _probes(markers, report)
     wrong = [
         f"{nodeid}: expected {info['expect']}, got {entries[nodeid]['verdict']}"
         for nodeid, info in sorted(probes.items())
-        if nodeid in entries and _applicable(info, linguistic) and entries[nodeid]["verdict"] != info["expect"]
+        if nodeid in entries and _applicable(info, collation) and entries[nodeid]["verdict"] != info["expect"]
     ]
     assert not wrong, "\n".join(wrong)
 
 
 def test_rules_assign_the_probe_categories(catalog_run):
     markers, report = catalog_run
-    probes, entries, linguistic = _probes(markers, report)
+    probes, entries, collation = _probes(markers, report)
     checked, disagreements = 0, []
     for nodeid, info in sorted(probes.items()):
         entry = entries.get(nodeid)
         if info["expect"] != "diverged" or entry is None or entry["verdict"] != "diverged":
             continue
-        if not _applicable(info, linguistic):
+        if not _applicable(info, collation):
             continue
         checked += 1
         if entry["category"] != info["category"]:

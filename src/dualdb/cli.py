@@ -117,8 +117,9 @@ def run_probes(args: argparse.Namespace) -> int:
         print("dualdb probes: no probe matched", file=sys.stderr)
         return int(code)
     report = json.loads((report_dir / "dualdb.json").read_text(encoding="utf-8"))
-    linguistic = (report.get("backends", {}).get("postgresql", {}).get("collation") or "C") != "C"
-    rows, surprises, not_applicable = probe_table(report, expectations.expected, linguistic)
+    collation = report.get("backends", {}).get("postgresql", {}).get("collation") or "C"
+    linguistic, icu = collation != "C", collation.endswith("-x-icu")
+    rows, surprises, not_applicable = probe_table(report, expectations.expected, linguistic, icu)
     print()
     print(tabulate(rows, headers=["probe", "category", "sqlite", "postgresql", "verdict", "as documented"]))
     print()
@@ -127,9 +128,14 @@ def run_probes(args: argparse.Namespace) -> int:
     print(f"{len(rows)} probes on {engines}: {checked - len(surprises)} behaved as documented, "
           f"{len(surprises)} did not")
     if not_applicable:
-        print(f"{len(not_applicable)} probes not checked: they need a linguistic collation (ICU or "
-              "en_US.UTF-8, as production servers have) and this PostgreSQL sorts bytewise (C); "
-              "run with a server that has ICU (--pg-url) to see them diverge")
+        if linguistic:
+            print(f"{len(not_applicable)} probes not checked: they need ICU's Unicode rules and this "
+                  f"PostgreSQL's collation is the libc {collation}; run with a server that has ICU "
+                  "(--pg-url) to see them diverge")
+        else:
+            print(f"{len(not_applicable)} probes not checked: they need a linguistic collation (ICU or "
+                  "en_US.UTF-8, as production servers have) and this PostgreSQL sorts bytewise (C); "
+                  "run with a server that has ICU (--pg-url) to see them diverge")
     for line in surprises:
         print(f"  unexpected: {line}")
     print(f"reports: {report_dir / 'dualdb.md'}, {report_dir / 'dualdb.html'}")
@@ -137,17 +143,19 @@ def run_probes(args: argparse.Namespace) -> int:
 
 
 def probe_table(
-    report: dict[str, Any], expected: dict[str, dict[str, str]], linguistic: bool = True
+    report: dict[str, Any], expected: dict[str, dict[str, str]], linguistic: bool = True, icu: bool = True
 ) -> tuple[list[list[str]], list[str], list[str]]:
     """One row per probe; the probes that contradict their documented expectation; and the
-    probes that could not be checked (they need a linguistic collation this server lacks)."""
+    probes that could not be checked (they need a linguistic collation, or ICU's Unicode rules
+    beyond what a libc locale does, and this server lacks it)."""
     rows, surprises, not_applicable = [], [], []
     for test in report.get("tests", []):
         info = expected.get(test["nodeid"], {})
         expect = info.get("expect", "same")
         verdict = test["verdict"]
         ok = verdict in ("diverged", "known") if expect == "diverged" else verdict == "same"
-        applicable = linguistic or info.get("needs") != "linguistic"
+        needs = info.get("needs")
+        applicable = (linguistic or needs not in ("linguistic", "icu")) and (icu or needs != "icu")
         legs = test.get("legs", {})
         rows.append([
             test["nodeid"].split("::")[-1],

@@ -185,7 +185,9 @@ class Facts:
             if not all(isinstance(x, str) for x in a + b) or sorted(a) != sorted(b):
                 continue
             for reverse in (False, True):
-                if a == sorted(a, reverse=reverse) and b == sorted(b, key=linguistic_key, reverse=reverse):
+                if a == sorted(a, reverse=reverse) and any(
+                    b == sorted(b, key=key, reverse=reverse) for key in (linguistic_key, libc_linguistic_key)
+                ):
                     return True
         return False
 
@@ -213,6 +215,15 @@ def linguistic_key(text: str) -> tuple:
     decomposed = unicodedata.normalize("NFKD", text)
     base = "".join(c for c in decomposed if not unicodedata.combining(c))
     return (base.casefold(), base.swapcase(), text)
+
+
+def libc_linguistic_key(text: str) -> tuple:
+    """An approximation of glibc's ``en_US.UTF-8``: as ICU's, except that spaces and punctuation
+    are ignored at the first level (``_draft`` sorts as ``draft``, after ``beta``). A server
+    without ICU, such as the pip wheel's with the locale the plugin builds, sorts this way."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    letters = "".join(c for c in decomposed if c.isalnum())
+    return (letters.casefold(), *linguistic_key(text))
 
 
 def _collect_strings(value: Any, out: list[str]) -> None:
