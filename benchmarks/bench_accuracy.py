@@ -2,8 +2,9 @@
 
 Runs, each with ``--dual-db`` in a subprocess against one PostgreSQL server:
 
-* the three apps of the realistic-suites corpus (``tests/projects/realistic/``: a
-  FastAPI shop, a Flask blog, a billing service layer), whose tests declare
+* the five apps of the realistic-suites corpus (``tests/projects/realistic/``: a
+  FastAPI shop, a Flask blog, a billing service layer, an async FastAPI box office,
+  a SQLAlchemy Core reporting module), whose tests declare
   ``@pytest.mark.expect(verdict, category=...)``;
 * the probe catalog (``probes/``), whose probes declare
   ``@pytest.mark.probe(category=..., expect=...)``.
@@ -49,7 +50,7 @@ sys.path.insert(0, str(REALISTIC))
 import corpus  # noqa: E402  (tests/projects/realistic/corpus.py)
 
 SUITES = (*corpus.APPS, "probes")
-IGNORE = shutil.ignore_patterns("__pycache__", "reports", "*.db", ".pytest_cache")
+IGNORE = shutil.ignore_patterns("__pycache__", "reports", "*.db", ".pytest_cache", ".hypothesis")
 
 
 def run_suite(name: str, workdir: Path, pg_url: str) -> tuple[dict, dict, float, str]:

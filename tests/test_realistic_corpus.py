@@ -1,7 +1,8 @@
-"""The realistic-suites corpus: three applications tested the way real teams test them.
+"""The realistic-suites corpus: five applications tested the way real teams test them.
 
-``tests/projects/realistic/`` holds a FastAPI shop, a Flask blog and a billing
-service layer, each an inner pytest project with its own ``conftest.py`` adapting
+``tests/projects/realistic/`` holds a FastAPI shop, a Flask blog, a billing
+service layer, an async FastAPI box office and a SQLAlchemy Core reporting module,
+each an inner pytest project with its own ``conftest.py`` adapting
 the app to the plugin's fixtures (dependency overrides, factory_boy, Flask-SQLAlchemy).
 Every test declares what ``--dual-db`` should say about it with
 ``@pytest.mark.expect("same")`` or ``@pytest.mark.expect("diverged", category=...)``
@@ -19,6 +20,7 @@ with the expected category and an explanation.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -27,16 +29,47 @@ import pytest
 from dualdb.report.model import CATEGORIES
 from projects.realistic import corpus
 
-IGNORE = shutil.ignore_patterns("__pycache__", "reports", "*.db", ".pytest_cache")
+IGNORE = shutil.ignore_patterns("__pycache__", "reports", "*.db", ".pytest_cache", ".hypothesis")
+
+# Apps on which the plugin still raises false alarms or names the wrong root cause (the
+# apps are right: each test was checked on each engine alone). Remove an app from here
+# once its run is clean; the xfail is not strict so a fix shows up as XPASS.
+KNOWN_FALSE_ALARM_APPS = {
+    "async_tickets": "Faker date_time_between('+1d', '+60d') far from now is not masked as a clock value "
+    "(false alarms, category strings, fallback-strings); cast(JSON element, Integer) named types, not json",
+    "sales_reports": "Hypothesis draws other examples on each leg and rows of a later SELECT with equal "
+    "params are compared (false alarm, datetime); func.date() text vs date and NUMERIC rendered by || "
+    "are named collation (text-range-comparison) instead of datetime and numeric",
+}
 
 
-def run_app(pytester: pytest.Pytester, app: str, *args: str) -> tuple[pytest.RunResult, dict]:
-    """Copy the app into pytester's folder and run its suite in-process; returns (result,
-    expectations by base node id)."""
+def verdict_params():
+    return [
+        pytest.param(app, marks=pytest.mark.xfail(strict=False, reason=KNOWN_FALSE_ALARM_APPS[app]))
+        if app in KNOWN_FALSE_ALARM_APPS
+        else app
+        for app in corpus.APPS
+    ]
+
+
+def run_app(pytester: pytest.Pytester, app: str, *args: str, subprocess: bool = False) -> tuple[pytest.RunResult, dict]:
+    """Copy the app into pytester's folder and run its suite; returns (result, expectations by
+    base node id). In-process by default; ``subprocess=True`` for the ``--dual-db`` runs: run
+    in-process one after another, the apps' SQLAlchemy mappers and the modules pytester
+    restores between runs don't mix (``KeyError: <RelationshipDirection.ONETOMANY>`` when the
+    second app configures its mappers)."""
     shutil.copytree(corpus.ROOT / app, pytester.path, dirs_exist_ok=True, ignore=IGNORE)
-    collector = corpus.ExpectationCollector()
     saved = dict(os.environ)  # the suites set variables (one test does so on purpose, without monkeypatch)
     try:
+        if subprocess:
+            dump = pytester.path / "expectations.json"
+            os.environ["DUALDB_EXPECTATIONS_FILE"] = str(dump)
+            os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(corpus.ROOT), saved.get("PYTHONPATH")) if p)
+            result = pytester.runpytest_subprocess(
+                "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "corpus", *args, timeout=300
+            )
+            return result, json.loads(dump.read_text(encoding="utf-8")) if dump.exists() else {}
+        collector = corpus.ExpectationCollector()
         result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", *args, plugins=[collector])
     finally:
         os.environ.clear()
@@ -63,9 +96,9 @@ def test_every_corpus_test_declares_its_expected_verdict(pytester, app):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("app", corpus.APPS)
+@pytest.mark.parametrize("app", verdict_params())
 def test_realistic_app_verdicts(inner, app):
-    result, expected = run_app(inner.pytester, app, "--dual-db", "--tb=short")
+    result, expected = run_app(inner.pytester, app, "--dual-db", "--tb=short", subprocess=True)
     report = inner.report()
     score = corpus.score(report, expected)
 

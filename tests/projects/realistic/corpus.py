@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
-APPS = ("shop_api", "flask_blog", "billing_service")
+APPS = ("shop_api", "flask_blog", "billing_service", "async_tickets", "sales_reports")
 DETECTED = ("diverged", "known")
 
 
