@@ -37,8 +37,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import ConfigError, require_extra
 
-# FastAPI (and httpx, which its TestClient needs) is the [fastapi] extra, not a dependency
-TestClient = require_extra("fastapi.testclient", "fastapi", "dualdb.fastapi (and the `client` fixture)").TestClient
+# FastAPI and httpx (which its TestClient needs; Starlette raises a RuntimeError without it) are the
+# [fastapi] extra, not dependencies
+_FEATURE = "dualdb.fastapi (and the `client` fixture)"
+require_extra("httpx", "fastapi", _FEATURE)
+TestClient = require_extra("fastapi.testclient", "fastapi", _FEATURE).TestClient
 
 
 @contextmanager

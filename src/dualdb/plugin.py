@@ -128,6 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "reported as known, never fails --dualdb-strict. xfail=True: the leg that fails (one engine) is "
         "reported as xfailed",
     )
+    _check_value_options(config)
     try:
         settings = config_mod.resolve(config.getoption, config.getini)
     except DualdbError as exc:
@@ -148,8 +149,25 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
     config.stash[FINISHED_KNOWN_KEY] = {}
+    config.stash[SHADOWED_KEY] = {}
     if not workerinput:
         config.pluginmanager.register(LegCollector(config), "dualdb-leg-collector")
+        if settings.dual and not settings.redirect and not settings.metadata_specs and not settings.alembic_config:
+            from .adoption import NO_SCHEMA
+
+            config.issue_config_time_warning(pytest.PytestWarning(NO_SCHEMA), stacklevel=2)
+
+
+def _check_value_options(config: pytest.Config) -> None:
+    """``--dualdb-baseline FILE`` (a space, FILE exists) misleads pytest's rootdir and ini search: stop."""
+    args = [*os.environ.get("PYTEST_ADDOPTS", "").split(), *config.invocation_params.args]
+    if not any(str(arg).startswith("--dualdb-") for arg in args):
+        return
+    from .adoption import value_option_mistake
+
+    mistake = value_option_mistake([str(arg) for arg in args], Path(config.invocation_params.dir))
+    if mistake:
+        raise pytest.UsageError(mistake)
 
 
 class LegCollector:
@@ -177,6 +195,11 @@ class LegCollector:
     def pytest_testnodedown(self, node, error) -> None:  # noqa: ANN001 - xdist's WorkerController
         """Legs a worker still held at its end: their siblings ran on another worker."""
         output = getattr(node, "workeroutput", None) or {}
+        for where, tests in (output.get("dualdb_shadowed") or {}).items():  # each worker collected them all
+            shadowed = self.config.stash[SHADOWED_KEY]
+            shadowed[where] = max(shadowed.get(where, 0), tests)
+        if not output.get("dualdb_legs") and not output.get("dualdb_reruns"):
+            return
         for leg in output.get("dualdb_legs") or ():
             self.state.record_leg(leg["nodeid"], leg["backend"], leg)
         for leg in output.get("dualdb_reruns") or ():  # diverged tests the worker ran again
@@ -284,6 +307,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             needed.update(("sqlite", "postgresql"))
             allow_dual_in_given(item)
         _check_known_marker(item)
+    _check_client_extra(session.items)
+    if settings.dual and not settings.redirect:  # redirect mode runs the suite's own fixtures on purpose
+        from .adoption import shadowed_fixtures
+
+        session.config.stash[SHADOWED_KEY] = shadowed_fixtures(
+            session.items, session.config.rootpath, BACKEND_FIXTURE
+        )
     if not needed and not settings.metadata_specs:
         return  # no database test selected: don't build the run state (an idle plugin costs nothing)
     state = state_of(session.config)
@@ -311,6 +341,29 @@ def _check_known_marker(item: pytest.Item) -> None:
             f"pytest-dualdb: {item.nodeid}: dualdb_known(xfail=True) marks the failing leg of a test run "
             "once per engine; a test using `dual` runs both engines in one test: use @pytest.mark.xfail"
         )
+
+
+def _check_client_extra(items: list[pytest.Item]) -> None:
+    """Tests using the plugin's ``client`` without FastAPI installed: one line at start, not one per test."""
+    clients = [item for item in items if "client" in getattr(item, "fixturenames", ())]
+    if not clients:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("fastapi") is not None and importlib.util.find_spec("httpx") is not None:
+        return
+    from .adoption import MISSING_EXTRA_CLIENT, uses_plugin_fixture
+    from .errors import MISSING_EXTRA
+
+    ours = sum(  # tests, not legs
+        uses_plugin_fixture(item, "client") and backends_of(item, settings_of(item.config)) != ["postgresql"]
+        for item in clients
+    )
+    if ours:
+        feature = MISSING_EXTRA_CLIENT.format(count=ours)
+        missing = "fastapi" if importlib.util.find_spec("fastapi") is None else "httpx"
+        raise pytest.UsageError("pytest-dualdb: " + MISSING_EXTRA.format(feature=feature, package=missing,
+                                                                          extra="fastapi"))
 
 
 def backends_of(item: pytest.Item, state: RunState | config_mod.Settings) -> list[str]:
@@ -446,6 +499,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    if hasattr(config, "workerinput"):  # the controller collects nothing: it says what the workers found
+        config.workeroutput["dualdb_shadowed"] = config.stash.get(SHADOWED_KEY, {})
     state = config.stash.get(STATE_KEY, None)
     if state is None:
         return  # nothing used the plugin in this run
@@ -470,13 +525,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 REPORT_KEY = pytest.StashKey[object]()
+SHADOWED_KEY = pytest.StashKey[dict]()  # "`db_session` (tests/conftest.py:12)" -> tests it kept on one engine
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001
     outcome = config.stash.get(REPORT_KEY, None)
-    if outcome is None:
+    shadowed = config.stash.get(SHADOWED_KEY, None)
+    if outcome is None and not shadowed:
         return
     terminalreporter.section("pytest-dualdb: SQLite vs PostgreSQL")
+    if shadowed:
+        from .adoption import shadowed_line
+
+        terminalreporter.write_line(shadowed_line(shadowed), yellow=True, bold=True)
+    if outcome is None:
+        return
     for line in outcome.lines:
         terminalreporter.write_line(line)
     for line in outcome.unexpected_lines:

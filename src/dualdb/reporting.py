@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .adoption import missing_table_line
 from .baseline import KNOWN_SCHEMA_INI, acknowledge_schema, apply_baseline, known_schema_lines, load_baseline
 from .report.model import Report, TestEntry
 from .report.render import write_reports
@@ -101,10 +102,13 @@ def finish_report(state: RunState) -> ReportOutcome:
     json_path = out_dir / "dualdb.json"
     data = report.to_dict()
     report.write_json(json_path, data)
-    write_reports(data, out_dir)
+    written = write_reports(data, out_dir)
     # a divergence that did not reproduce on re-run is one engine's nondeterminism: reported, not blocking
     blocking = [t for t in report.tests if t.verdict == "diverged" and t.baseline != "accepted" and t.reproduced]
-    lines = summary_lines(report, str(json_path))
+    lines = summary_lines(report, ", ".join(str(path) for path in (json_path, *written.values())))
+    missing = missing_table_line(report.tests, schema_configured=bool(settings.metadata_specs or settings.alembic_config))
+    if missing:
+        lines.insert(-1, missing)
     for key in stale[KNOWN_SCHEMA_INI]:
         lines.insert(-1, f"{KNOWN_SCHEMA_INI}: {key} matches no schema finding of this run: remove it")
     if stale["baseline"]:
