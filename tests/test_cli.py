@@ -92,3 +92,16 @@ def test_report_bad_input_is_one_clear_line(tmp_path, content, fragment):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dualdb report:") and fragment.lower() in lines[0].lower()
     assert "Traceback" not in done.stderr
+
+
+def test_probes_lead_with_the_verdict_table_and_summarise_expected_failures(tmp_path, pg_url):
+    done = dualdb(
+        "probes", "-k", "seeding_explicit_ids or search_is_case_insensitive_with_like",
+        "--pg-url", pg_url, "--report-dir", str(tmp_path), cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert lines[0].split()[:2] == ["probe", "category"], done.stdout  # the table comes first
+    assert not [line for line in lines if line.startswith(("FAILED", "E ", "___"))], done.stdout
+    assert "2 divergent probes failed on one engine, as documented (2 on PostgreSQL, 0 on SQLite)" in done.stdout
+    assert f"reports: {tmp_path / 'dualdb.json'}, {tmp_path / 'dualdb.md'}, {tmp_path / 'dualdb.html'}" in done.stdout
