@@ -47,8 +47,9 @@ def pg_admin(pg_url):  # noqa: ANN001
 @pytest.fixture(scope="session")
 def linguistic(pg_admin) -> bool:  # noqa: ANN001
     """Whether the session server sorts text linguistically (ICU or en_US.UTF-8) as production
-    servers do. The pip wheel has neither: its databases sort bytewise (C), like SQLite, and the
-    text divergences that come from collation don't exist there."""
+    servers do. The pip wheel has no ICU: it gets an en_US.UTF-8 the plugin builds with glibc's
+    localedef, and where that cannot be built its databases sort bytewise (C), like SQLite, and
+    the text divergences that come from collation don't exist there."""
     from dualdb.backends import postgres
 
     collation, _ = postgres.choose_collation(postgres.check_server(pg_admin, "the test server"), "auto")
@@ -60,7 +61,8 @@ def needs_linguistic(linguistic: bool) -> None:
     """Skip a test whose divergence only exists on a server with a linguistic collation."""
     if not linguistic:
         pytest.skip(
-            "this PostgreSQL has no linguistic collation (no ICU, no en_US.UTF-8, e.g. the pip wheel): "
+            "this PostgreSQL has no linguistic collation (no ICU, no en_US.UTF-8, e.g. the pip wheel "
+            "on a machine without glibc's localedef and locale sources): "
             "text sorts bytewise as on SQLite, so the ordering divergence this test needs doesn't exist here"
         )
 
