@@ -34,13 +34,7 @@ IGNORE = shutil.ignore_patterns("__pycache__", "reports", "*.db", ".pytest_cache
 # Apps on which the plugin still raises false alarms or names the wrong root cause (the
 # apps are right: each test was checked on each engine alone). Remove an app from here
 # once its run is clean; the xfail is not strict so a fix shows up as XPASS.
-KNOWN_FALSE_ALARM_APPS = {
-    "async_tickets": "Faker date_time_between('+1d', '+60d') far from now is not masked as a clock value "
-    "(false alarms, category strings, fallback-strings); cast(JSON element, Integer) named types, not json",
-    "sales_reports": "Hypothesis draws other examples on each leg and rows of a later SELECT with equal "
-    "params are compared (false alarm, datetime); func.date() text vs date and NUMERIC rendered by || "
-    "are named collation (text-range-comparison) instead of datetime and numeric",
-}
+KNOWN_FALSE_ALARM_APPS: dict[str, str] = {}  # app -> why it is xfail (none now)
 
 
 def verdict_params():

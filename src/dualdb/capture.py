@@ -421,6 +421,8 @@ _KEY_POSITIONS: dict[tuple, list[int] | None] = {}
 def key_positions(params: Any) -> list[int] | None:
     """Positions (in ``params_for_report`` order) of parameters bound to a key: ``id``, ``user_id``,
     ``id_1``. Their values are ids, and ids that differ between the legs are a real difference."""
+    if isinstance(params, BatchRows):  # one dict per row: keys are judged by name (compare)
+        return None
     if isinstance(params, (list, tuple)) and len(params) == 1 and isinstance(params[0], Mapping):
         params = params[0]
     if not isinstance(params, Mapping) or not params:
@@ -448,6 +450,8 @@ def params_for_report(params: Any, normalizer: Normalizer) -> Any:
     if params is None:
         return None
     try:
+        if isinstance(params, BatchRows):
+            return [normalizer(dict(p)) for p in params]
         if isinstance(params, (list, tuple)) and len(params) == 1 and isinstance(params[0], Mapping):
             params = params[0]
         if isinstance(params, Mapping):
@@ -661,6 +665,37 @@ class RecordingPsycopgCursor(_RecordingMixin, psycopg.Cursor):
             yield row
 
 
+_BATCH_KEY = re.compile(r"__(\d+)$")
+
+
+def batch_params(context: Any, compiled_params: list, parameters: Any) -> list:
+    """The application's values (one dict per row) of the rows this execution of a batch sends.
+
+    An ORM flush of several new rows is one statement per row on SQLite and one
+    multi-row ``INSERT … VALUES`` on PostgreSQL ("insertmanyvalues"), whose
+    driver parameters are renamed (``name__0``, ``name__1``) and already
+    bind-processed. The rows as the application passed them are the same on
+    both engines, which is what lets values the legs sent differently be
+    learnt (``compare.learn_differing_inputs``) however the dialect batched them.
+    """
+    if isinstance(parameters, (list, tuple)) and parameters and isinstance(parameters[0], (list, tuple, Mapping)):
+        return BatchRows(compiled_params)  # cursor.executemany(): every row at once
+    if isinstance(parameters, Mapping):  # pyformat: name__0, name__1 ...
+        numbers = {int(m.group(1)) for key in parameters if (m := _BATCH_KEY.search(str(key)))}
+        count = max(numbers) + 1 if numbers else 1
+    elif isinstance(parameters, (list, tuple)):  # qmark: one flat tuple of every row's values
+        count = max(1, len(parameters) // max(1, len(compiled_params[0])))
+    else:
+        count = 1
+    start = context.__dict__.get("_dualdb_batch_position", 0)
+    context.__dict__["_dualdb_batch_position"] = start + count
+    return BatchRows(compiled_params[start:start + count])
+
+
+class BatchRows(list):
+    """The rows of a batched write: kept as one dict per row, even when the batch has one row."""
+
+
 class StatementCapture:
     """Engine events that feed the leg currently running on that engine.
 
@@ -696,10 +731,12 @@ class StatementCapture:
         if info.harness:
             return
         params = parameters
-        if compiled is not None and not executemany:
+        if compiled is not None:
             compiled_params = context.compiled_parameters
-            if len(compiled_params) == 1:
+            if len(compiled_params) == 1 and not executemany:
                 params = compiled_params[0]
+            elif len(compiled_params) > 1:
+                params = batch_params(context, compiled_params, parameters)
         record = leg.new_statement(statement, info, params)
         if isinstance(cursor, _RecordingMixin):
             cursor._dualdb_record = record

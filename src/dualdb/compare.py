@@ -65,6 +65,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
+import re
+from urllib.parse import unquote
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -316,7 +318,7 @@ def observation_differences(
         left = a[index] if index < len(a) else None
         right = b[index] if index < len(b) else None
         if left is not None and right is not None:
-            if left["label"] == right["label"] and eq.equal(left["value"], right["value"]):
+            if same_label(left["label"], right["label"]) and eq.equal(left["value"], right["value"]):
                 continue
         label = (left or right or {}).get("label")
         values = {
@@ -326,6 +328,16 @@ def observation_differences(
         out.append(difference("observation", values, classify(values[names[0]], values[names[1]]),
                               index=index, label=label))
     return out
+
+
+_LABEL_NOISE = re.compile(r"[0-9a-f]{8,}|\d+", re.I)
+
+
+def same_label(a: str, b: str) -> bool:
+    """Labels name what was observed; they may hold values the legs sent differently (an
+    ``observe(f"GET /events?after={cutoff}")`` label, an id in a URL), so they compare with
+    their numbers and hex runs blanked. The observed values themselves compare exactly."""
+    return a == b or _LABEL_NOISE.sub("#", unquote(str(a))) == _LABEL_NOISE.sub("#", unquote(str(b)))
 
 
 def first_observation_difference(
@@ -513,6 +525,24 @@ def learn_differing_inputs(a: list[CapturedStatement], b: list[CapturedStatement
             left, right = a[block.a + k], b[block.b + k]
             keys = set(left.get("param_keys") or ()) | set(right.get("param_keys") or ())
             _learn_params(statement_params(left), statement_params(right), eq, keys)
+    # rows written in batches the two dialects split differently: paired row by row, per table
+    rows_a, rows_b = _batched_rows(a), _batched_rows(b)
+    for shape, rows in rows_a.items():
+        for x, y in zip(rows, rows_b.get(shape, ())):
+            _learn_params(x, y, eq, frozenset(), top=False)
+
+
+_KEY_NAME = re.compile(r"(?:^|_)(?:id|pk|key)$", re.I)
+
+
+def _batched_rows(statements: list[CapturedStatement]) -> dict[str, list[dict[str, Any]]]:
+    """The rows each kind of write sent as batches (parameters as one dict per row), in order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for stmt in statements:
+        params = statement_params(stmt)
+        if isinstance(params, list) and params and all(isinstance(p, dict) and not _is_tag(p) for p in params):
+            out.setdefault(_shape(stmt), []).extend(params)
+    return out
 
 
 def _learn_params(pa: Any, pb: Any, eq: ValueEquality, keys: set[int] = frozenset(), top: bool = True) -> None:
@@ -522,8 +552,9 @@ def _learn_params(pa: Any, pb: Any, eq: ValueEquality, keys: set[int] = frozense
                 continue
             _learn_params(x, y, eq, keys, top=False)
     elif isinstance(pa, dict) and isinstance(pb, dict) and not _is_tag(pa) and pa.keys() == pb.keys():
-        for key in pa:  # executemany rows, JSON documents
-            _learn_params(pa[key], pb[key], eq, frozenset(), top=False)
+        for key in pa:  # batched rows, JSON documents
+            if not (_KEY_NAME.search(key) and _is_number(pa[key])):
+                _learn_params(pa[key], pb[key], eq, frozenset(), top=False)
     elif pa is not None and pb is not None and _learnable(pa) and _learnable(pb) and pa != pb:
         eq.learn(pa, pb)
 

@@ -395,13 +395,14 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001
 def _begin_leg(item: pytest.Item, state: RunState, backend: str) -> None:
     """Before a leg: its recorder, the backend's environment, the test's seeds, capture on."""
     from .leg_outcome import base_nodeid
-    from .reseed import reseed, seed_for
+    from .reseed import reseed, seed_for, seed_hypothesis
 
     leg = state.new_leg(backend)
     item.stash[LEG_KEY] = leg
     state.environ.enter(backend)
     seed = seed_for(base_nodeid(item.nodeid, backend))
     reseed(seed)
+    item.stash[_UNSEED_KEY] = seed_hypothesis(getattr(item, "obj", None), seed)
     state.entropy.enter(seed)
     state.start_capture(leg)
 
@@ -411,6 +412,7 @@ def _end_leg(item: pytest.Item, state: RunState, backend: str) -> None:
     if leg is not None:
         state.stop_capture(leg)
     state.entropy.leave()
+    item.stash.get(_UNSEED_KEY, lambda: None)()
     state.environ.leave(backend)
 
 
@@ -466,6 +468,7 @@ def _rerun_diverged(session: pytest.Session, state: RunState, diverged: list[str
 
 
 RERUN_KEY = pytest.StashKey[bool]()
+_UNSEED_KEY = pytest.StashKey[object]()  # undoes seed_hypothesis after the leg
 
 
 @pytest.hookimpl(wrapper=True)

@@ -6,6 +6,11 @@ keep counting across tests, so the legs would create ``user6`` and
 reseeded from a seed derived from the test's id (without the backend), so
 both legs see identical inputs. Libraries not imported by the test suite are
 left alone (importing them just to seed them would slow every run).
+
+A Hypothesis test (``@given``) run once per engine would draw other examples
+on each leg — its own random source, and the example database the first leg
+wrote and the second replays — so its legs get the same seed and no database
+(``seed_hypothesis``), as ``@hypothesis.seed`` would give them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import importlib
 import random
 import sys
 import zlib
+from typing import Any, Callable
 
 
 def seed_for(nodeid: str) -> int:
@@ -69,3 +75,32 @@ def _reseed_numpy(seed: int) -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None and hasattr(numpy, "random"):
         numpy.random.seed(seed % (2**32))
+
+
+def seed_hypothesis(test: Any, seed: int) -> Callable[[], None]:
+    """Give a ``@given`` test this leg's seed and no example database; returns the undo."""
+    if not getattr(test, "is_hypothesis_test", False):
+        return _nothing
+    from hypothesis import settings as Settings
+
+    saved = {name: test.__dict__[name] for name in _HYPOTHESIS_ATTRS if name in test.__dict__}
+    if getattr(test, "_hypothesis_internal_use_seed", None) is None:  # an explicit @seed stays
+        test._hypothesis_internal_use_seed = seed
+    current = getattr(test, "_hypothesis_internal_use_settings", None) or Settings.default
+    test._hypothesis_internal_use_settings = Settings(current, database=None)
+
+    def restore() -> None:
+        for name in _HYPOTHESIS_ATTRS:
+            if name in saved:
+                setattr(test, name, saved[name])
+            else:
+                test.__dict__.pop(name, None)
+
+    return restore
+
+
+_HYPOTHESIS_ATTRS = ("_hypothesis_internal_use_seed", "_hypothesis_internal_use_settings")
+
+
+def _nothing() -> None:
+    return None

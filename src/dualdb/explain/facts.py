@@ -152,6 +152,26 @@ class Facts:
             out.append([row[k] for k in keys])
         return out
 
+    def differing_columns(self) -> list[str | None]:
+        """Names of the result columns whose values differ (rows compared position by position)."""
+        a, b = self.values.get(BACKENDS[0]), self.values.get(BACKENDS[1])
+        index = self.focus_index.get(BACKENDS[0])
+        statements = self.statements_by.get(BACKENDS[0]) or []
+        if not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b) or not isinstance(index, int) \
+                or not 0 <= index < len(statements):
+            return []
+        names = statements[index].get("columns") or []
+        found: list[str | None] = []
+        for row_a, row_b in zip(a, b):
+            if not isinstance(row_a, list) or not isinstance(row_b, list) or len(row_a) != len(row_b):
+                return []
+            for k, (x, y) in enumerate(zip(row_a, row_b)):
+                if canonical_text(x) != canonical_text(y):
+                    name = names[k] if k < len(names) else None
+                    if name not in found:
+                        found.append(name)
+        return found
+
     def ties_resolved_differently(self) -> bool:
         """Both engines returned rows with the same sequence of sort keys, but other rows or in
         another order: rows tied on the key were ordered (or cut at a LIMIT) differently."""

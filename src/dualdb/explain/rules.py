@@ -366,12 +366,27 @@ def _like(f: Facts) -> bool:
     "match (`Model.name.istartswith('b')`).",
 )
 def _text_range(f: Facts) -> bool:
+    """Premise: the statement compares with a plain text parameter (not a date, a number, a tag)."""
     return (
         _differs(f)
         and f.in_focus(r"(>=|<=|<>|>|<|\bBETWEEN\b)\s*(\?|%\(|'|:)")
-        and '"' in f.params
+        and any(_plain_text(v) for v in _param_values(f.params))
         and not f.in_focus(r"'\d{4}-\d{2}-\d{2}")
     )
+
+
+def _param_values(params: str) -> list:
+    import json
+
+    try:
+        values = json.loads(params) if params else []
+    except ValueError:
+        return []
+    return values if isinstance(values, list) else [values]
+
+
+def _plain_text(value: Any) -> bool:
+    return isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value)
 
 
 @rule(
@@ -493,7 +508,11 @@ def _char_padding(f: Facts) -> bool:
     "portable SQL use `func.substr(x, func.length(x) - 2)`.",
 )
 def _substr(f: Facts) -> bool:
-    return _differs(f) and f.in_focus(r"\bSUBSTR(ING)?\s*\(") and bool(f.strings())
+    """Premise: a negative start, written in the SQL or bound as a parameter."""
+    negative = f.in_focus(r"\bSUBSTR(ING)?\s*\([^;]*?,\s*-\s*\d") or any(
+        isinstance(v, int) and not isinstance(v, bool) and v < 0 for v in _param_values(f.params)
+    )
+    return _differs(f) and f.in_focus(r"\bSUBSTR(ING)?\s*\(") and negative and bool(f.strings())
 
 
 @rule(
@@ -880,7 +899,12 @@ def _rowid_reuse(f: Facts) -> bool:
     "test created.",
 )
 def _sequence_ids(f: Facts) -> bool:
-    return f.shape == "new_id" or f.any_error(r"nextval|sequence .* does not exist")
+    if f.shape == "new_id" or f.any_error(r"nextval|sequence .* does not exist"):
+        return True
+    # a written row read back (RETURNING) whose only differences are its generated id
+    columns = f.differing_columns()
+    return f.values_differ() and bool(columns) and all(re.fullmatch(r"(\w+_)?id", c or "", re.I) for c in columns) \
+        and f.focus_by.get(SQLITE, "").lstrip().startswith(("INSERT", "UPDATE"))
 
 
 # ======================================================================================
@@ -1020,9 +1044,32 @@ def _float_compare(f: Facts) -> bool:
     "per dialect (`func.to_char` / `func.printf`).",
 )
 def _number_text(f: Facts) -> bool:
-    return _differs(f) and f.in_focus(r"CAST\s*\(.* AS (VARCHAR|TEXT|CHAR)|\|\|") and any(
-        re.match(r"-?\d+(\.\d+)?\b", s) for s in f.strings()
+    return _differs(f) and f.in_focus(r"CAST\s*\(.* AS (VARCHAR|TEXT|CHAR)|\|\||CONCAT\s*\(") and (
+        _number_rendering_differs(f)
     )
+
+
+def _number_rendering_differs(f: Facts) -> bool:
+    """The differing texts differ only in how a number is written: ``30`` / ``30.00``, ``1.0 kg`` / ``1 kg``."""
+    from ..compare import differing_cells
+
+    values = [f.values.get(SQLITE), f.values.get(PG)]
+    cells = differing_cells(*values) if all(v is not None for v in values) else []
+    texts = [(x, y) for x, y in cells if isinstance(x, str) and isinstance(y, str)]
+    return bool(texts) and all(_only_number_format(x, y) for x, y in texts)
+
+
+def _only_number_format(a: str, b: str) -> bool:
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[len(a) - 1 - end] == b[len(b) - 1 - end]:
+        end += 1
+    rest_a, rest_b = a[start:len(a) - end], b[start:len(b) - end]
+    if not re.search(r"\d$", a[:start]) and not re.match(r"\d", rest_a + rest_b):
+        return False
+    return all(re.fullmatch(r"[.,]?\d*(e[+-]?\d+)?", piece) for piece in (rest_a, rest_b))
 
 
 # ======================================================================================
@@ -1112,6 +1159,22 @@ def _str_num(f: Facts) -> bool:
     return f.any_error(r"operator does not exist: (character varying|text|character) (=|<>|<|>|<=|>=|~~) "
                        r"(integer|bigint|numeric|double precision|smallint)|operator does not exist: "
                        r"(integer|bigint|numeric) (=|<>|~~) (character varying|text)")
+
+
+@rule(
+    "json-cast",
+    "json",
+    "A JSON value cast to another type",
+    "SQLite's JSON is text, and its JSON functions return SQL values, so a cast of a JSON "
+    "element works there; PostgreSQL's `json`/`jsonb` cannot be cast to `integer`, `numeric` "
+    "or `boolean` (`cannot cast type json to integer`) — only its text (`->>`) can.",
+    "Use SQLAlchemy's typed JSON accessors, which render the right operator per dialect: "
+    "`Model.attrs['age_limit'].as_integer()` (or `.as_float()`, `.as_boolean()`, `.as_string()`).",
+)
+def _json_cast(f: Facts) -> bool:
+    return f.any_error(r"cannot cast type jsonb? to \w+") or (
+        f.code("42846") and f.any_error(r"\bjsonb?\b")
+    )
 
 
 @rule(
@@ -1296,8 +1359,8 @@ def _date_text(f: Facts) -> bool:
     if f.error_on(PG, r"operator does not exist: (timestamp|date|time)[\w ]* (=|<>|<|>|<=|>=) "
                       r"(character varying|text)"):
         return True
-    return _differs(f) and (f.in_focus(r"'\d{4}-\d{2}-\d{2}[T ]\d") or bool(
-        re.search(r'"\d{4}-\d{2}-\d{2}[T ]\d', f.params)))
+    return _differs(f) and (f.in_focus(r"'\d{4}-\d{2}-\d{2}[T ]\d") or any(
+        isinstance(v, str) and re.match(r"\d{4}-\d{2}-\d{2}[T ]\d", v) for v in _param_values(f.params)))
 
 
 @rule(

@@ -46,7 +46,9 @@ def test_cursor_round_trip():
     assert reports.decode_cursor(reports.encode_cursor(moment, 42)) == (moment, 42)
 
 
-@pytest.mark.expect("same")
+# each example rolls its savepoint back: SQLite reuses the order ids (max(rowid) + 1), PostgreSQL's
+# sequence does not, so the ids the app gets back from INSERT ... RETURNING differ from the 2nd example on
+@pytest.mark.expect("diverged", category="sequences")
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(offsets=st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=12),
        size=st.integers(min_value=1, max_value=5))
