@@ -26,10 +26,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
+from .stash import LEG_KEY
+
 if TYPE_CHECKING:  # this module is imported in every pytest run: asyncio and the backends load on use
     import asyncio
 
     from .backends import Backend
+    from .runstate import RunState
 
 T = TypeVar("T")
 
@@ -45,15 +48,7 @@ __all__ = [
 LOOP_SCOPES = ("function", "class", "module", "package", "session")
 
 
-def _state(request: pytest.FixtureRequest):  # noqa: ANN202
-    from .plugin import state_of
-
-    return state_of(request.config)
-
-
 def _leg(request: pytest.FixtureRequest):  # noqa: ANN202
-    from .fixtures import LEG_KEY
-
     return request.node.stash.get(LEG_KEY, None)
 
 
@@ -205,9 +200,9 @@ def _install_migration_notes(backend: Backend, engine: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def _dualdb_async_engines(request: pytest.FixtureRequest) -> Iterator[AsyncEngines]:
+def _dualdb_async_engines(_dualdb_state: RunState) -> Iterator[AsyncEngines]:
     """Plumbing: the run's async engines (one per backend), disposed after the last test."""
-    engines = AsyncEngines(_state(request))
+    engines = AsyncEngines(_dualdb_state)
     try:
         yield engines
     finally:
@@ -234,6 +229,7 @@ def db_async_connection(
     dualdb_backend: Backend,
     _dualdb_async_engines: AsyncEngines,
     _dualdb_event_loop: LoopDriver,
+    _dualdb_state: RunState,
     request: pytest.FixtureRequest,
 ):  # noqa: ANN201
     """An ``AsyncConnection`` inside an outer transaction that is rolled back after the test.
@@ -246,7 +242,7 @@ def db_async_connection(
     """
     from .async_engines import rolled_back_async_connection
 
-    _state(request).provisioner.refresh_schema(dualdb_backend)
+    _dualdb_state.provisioner.refresh_schema(dualdb_backend)
     engine = _dualdb_async_engines.get(dualdb_backend)
     context = rolled_back_async_connection(engine, dualdb_backend)
     conn, tracker = _dualdb_event_loop.run(context.__aenter__())

@@ -12,33 +12,30 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 
 from .errors import DualdbError
+from .stash import LEG_KEY, PAIRED_KEY, state_of
 
 if TYPE_CHECKING:  # importing this module must stay cheap: pytest imports it in every run (see plugin)
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from .backends import Backend
-    from .capture import LegRecorder
+    from .runstate import RunState
 
-LEG_KEY = pytest.StashKey["LegRecorder"]()
-PAIRED_KEY = pytest.StashKey[Any]()  # the `dual` fixture's Paired, for the report
-
-
-def _state(request: pytest.FixtureRequest):  # noqa: ANN202
-    from .plugin import state_of
-
+@pytest.fixture(scope="session")
+def _dualdb_state(request: pytest.FixtureRequest) -> RunState:
+    """Plumbing: the run's state (settings, backends, legs), injected into the fixtures that need it."""
     return state_of(request.config)
 
 
 @pytest.fixture(scope="session")
-def dualdb_backend(request: pytest.FixtureRequest) -> Backend:
+def dualdb_backend(request: pytest.FixtureRequest, _dualdb_state: RunState) -> Backend:
     """The backend this test runs on: ``.name`` is ``"sqlite"`` or ``"postgresql"``.
 
     Also ``.engine``, ``.url`` (password masked) and ``.version``. With
     ``--dual-db`` every test using a database fixture runs once per backend;
     without it, on the ``dualdb_backend`` ini value (default ``sqlite``).
     """
-    state = _state(request)
+    state = _dualdb_state
     name = getattr(request, "param", None) or state.settings.default_backend
     try:
         return state.backend(name)
@@ -57,7 +54,9 @@ def db_engine(dualdb_backend: Backend) -> Engine:
 
 
 @pytest.fixture
-def db_connection(dualdb_backend: Backend, request: pytest.FixtureRequest) -> Iterator[Connection]:
+def db_connection(
+    dualdb_backend: Backend, _dualdb_state: RunState, request: pytest.FixtureRequest
+) -> Iterator[Connection]:
     """A ``Connection`` inside an outer transaction that is rolled back after the test.
 
     Cheap (a pooled connection, ~2 ms per test). Anything the test writes,
@@ -65,7 +64,7 @@ def db_connection(dualdb_backend: Backend, request: pytest.FixtureRequest) -> It
     """
     from . import isolation
 
-    _state(request).provisioner.refresh_schema(dualdb_backend)
+    _dualdb_state.provisioner.refresh_schema(dualdb_backend)
     with isolation.rolled_back_connection(dualdb_backend) as (conn, tracker):
         try:
             yield conn
@@ -114,7 +113,9 @@ def dualdb_sessionmaker(db_connection: Connection) -> Iterator[sessionmaker]:
 
 
 @pytest.fixture
-def db_fresh_engine(dualdb_backend: Backend, request: pytest.FixtureRequest) -> Iterator[Engine]:
+def db_fresh_engine(
+    dualdb_backend: Backend, _dualdb_state: RunState, request: pytest.FixtureRequest
+) -> Iterator[Engine]:
     """A plain ``Engine`` on a brand-new database of its own, with the schema created.
 
     For tests that need several connections and real commits (isolation,
@@ -122,7 +123,7 @@ def db_fresh_engine(dualdb_backend: Backend, request: pytest.FixtureRequest) -> 
     application. The database is dropped after the test. Costs ~50-200 ms on
     PostgreSQL (``CREATE DATABASE ... TEMPLATE``); prefer ``db_session`` otherwise.
     """
-    engine, cleanup = _state(request).provisioner.fresh_engine(dualdb_backend.name)
+    engine, cleanup = _dualdb_state.provisioner.fresh_engine(dualdb_backend.name)
     leg = request.node.stash.get(LEG_KEY, None)
     capture = None
     if leg is not None:  # its statements are evidence too (locking and isolation tests)
@@ -187,7 +188,7 @@ def client(request: pytest.FixtureRequest, dualdb_sessionmaker: sessionmaker, ob
 
 
 @pytest.fixture
-def dual(request: pytest.FixtureRequest) -> Iterator[Any]:
+def dual(request: pytest.FixtureRequest, _dualdb_state: RunState) -> Iterator[Any]:
     """SQLite and PostgreSQL side by side in one test, for differential properties (Hypothesis).
 
     ``dual.run(fn, *args)`` calls ``fn(session, *args)`` on SQLite, then on
@@ -207,7 +208,7 @@ def dual(request: pytest.FixtureRequest) -> Iterator[Any]:
     """
     from .paired import Paired
 
-    state = _state(request)
+    state = _dualdb_state
     try:
         paired = Paired.from_run_state(state, record=state.settings.dual)
     except DualdbError as exc:

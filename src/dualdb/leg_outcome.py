@@ -14,6 +14,7 @@ import pytest
 from .capture import LegRecorder
 from .harness_notes import ABORTED_NOTE
 from .records import ErrorRecord, LegPayload, first_line
+from .stash import PAIRED_OUTCOME_KEY
 
 
 
@@ -181,7 +182,7 @@ def paired_phase(item: pytest.Item, paired: Any, report: pytest.TestReport, call
     """
     from types import SimpleNamespace
 
-    folded = item.stash.setdefault(_PAIRED_OUTCOME_KEY, SimpleNamespace(outcome=None, error=None, exception=None))
+    folded = item.stash.setdefault(PAIRED_OUTCOME_KEY, SimpleNamespace(outcome=None, error=None, exception=None))
     apply_phase(folded, report, call)
     if call.excinfo is not None and folded.exception is None and report.failed:
         folded.exception = call.excinfo.value
@@ -204,4 +205,3 @@ def paired_phase(item: pytest.Item, paired: Any, report: pytest.TestReport, call
     report.dualdb_legs = list(legs.values())
 
 
-_PAIRED_OUTCOME_KEY = pytest.StashKey[Any]()

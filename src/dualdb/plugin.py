@@ -21,32 +21,26 @@ import pytest
 
 from . import config as config_mod
 from .errors import DualdbError
-from .fixtures import (  # noqa: F401 - registered as the plugin's fixtures
+from .leg_pairing import make_scheduler
+from .stash import (
+    FINISHED_KNOWN_KEY,
     LEG_KEY,
     PAIRED_KEY,
-    allow_dual_in_given,
-    db_connection,
-    db_engine,
-    db_fresh_engine,
-    db_session,
-    dualdb_backend,
-    client,
-    dualdb_sessionmaker,
-    dual,
-    observe,
+    REPORT_KEY,
+    RERUN_KEY,
+    SETTINGS_KEY,
+    SHADOWED_KEY,
+    STATE_KEY,
+    UNSEED_KEY,
+    settings_of,
+    state_of,
 )
-from .async_fixtures import *  # noqa: F401,F403 - the async fixtures (db_async_*, dualdb_async_sessionmaker)
-
-# redirect mode (--dualdb-redirect): its hooks live in their own plugin module, idle unless asked
-pytest_plugins = ["dualdb.redirect.hooks"]
-from .leg_pairing import WorkerLegs, make_scheduler
 
 if TYPE_CHECKING:
     from .runstate import RunState
 
-SETTINGS_KEY = pytest.StashKey[config_mod.Settings]()
-STATE_KEY = pytest.StashKey["RunState"]()
-FINISHED_KNOWN_KEY = pytest.StashKey[dict]()  # dualdb_known(xfail=True): test id -> outcome of its first leg
+# the fixtures, and redirect mode's hooks (idle unless --dualdb-redirect), are plugins of their own
+pytest_plugins = ["dualdb.fixtures", "dualdb.async_fixtures", "dualdb.redirect.hooks"]
 BACKEND_FIXTURE = "dualdb_backend"
 
 
@@ -87,6 +81,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="accept the divergences and schema findings named in FILE: a previous dualdb.json, or "
         "lines of node ids (as pytest prints them) and Alembic revision or schema finding ids",
+    )
+    group.addoption(
+        "--dualdb-rebuild",
+        action="store_true",
+        dest="dualdb_rebuild",
+        help="build the schema (tables or Alembic migrations) again instead of reusing the one kept from "
+        "an earlier run; a change to the models, the migrations or the settings is picked up without it",
     )
     parser.addini("dualdb_metadata", "module:attribute lines naming a MetaData or declarative base "
                   "to create on each backend", type="linelist", default=[])
@@ -256,26 +257,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             config.issue_config_time_warning(pytest.PytestWarning(f"pytest-dualdb: {problem}"), stacklevel=2)
 
 
-def settings_of(config: pytest.Config) -> config_mod.Settings:
-    """The run's settings, resolved at configure time (cheap: no database code imported)."""
-    return config.stash[SETTINGS_KEY]
-
-
-def state_of(config: pytest.Config) -> RunState:
-    """The run state, built on first use: a run that never touches a database never imports
-    SQLAlchemy, psycopg or the comparison through this plugin."""
-    state = config.stash.get(STATE_KEY, None)
-    if state is None:
-        from .runstate import RunState
-
-        workerinput = getattr(config, "workerinput", {})
-        state = RunState(settings_of(config), workerinput.get("workerid", "main"))
-        if workerinput:  # an xdist worker pairs legs itself and sends them on (leg_pairing)
-            state.worker_legs = WorkerLegs()
-        config.stash[STATE_KEY] = state
-    return state
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize database tests over the backends (only with --dual-db)."""
@@ -305,6 +286,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         needed.update(backends_of(item, settings))
         if "dual" in getattr(item, "fixturenames", ()):  # `dual` runs both engines in one test
             needed.update(("sqlite", "postgresql"))
+            from .fixtures import allow_dual_in_given
+
             allow_dual_in_given(item)
         _check_known_marker(item)
     _check_client_extra(session.items)
@@ -402,7 +385,7 @@ def _begin_leg(item: pytest.Item, state: RunState, backend: str) -> None:
     state.environ.enter(backend)
     seed = seed_for(base_nodeid(item.nodeid, backend))
     reseed(seed)
-    item.stash[_UNSEED_KEY] = seed_hypothesis(getattr(item, "obj", None), seed)
+    item.stash[UNSEED_KEY] = seed_hypothesis(getattr(item, "obj", None), seed)
     state.entropy.enter(seed)
     state.start_capture(leg)
 
@@ -412,7 +395,7 @@ def _end_leg(item: pytest.Item, state: RunState, backend: str) -> None:
     if leg is not None:
         state.stop_capture(leg)
     state.entropy.leave()
-    item.stash.get(_UNSEED_KEY, lambda: None)()
+    item.stash.get(UNSEED_KEY, lambda: None)()
     state.environ.leave(backend)
 
 
@@ -467,8 +450,6 @@ def _rerun_diverged(session: pytest.Session, state: RunState, diverged: list[str
                 del item.stash[RERUN_KEY]
 
 
-RERUN_KEY = pytest.StashKey[bool]()
-_UNSEED_KEY = pytest.StashKey[object]()  # undoes seed_hypothesis after the leg
 
 
 @pytest.hookimpl(wrapper=True)
@@ -527,8 +508,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-REPORT_KEY = pytest.StashKey[object]()
-SHADOWED_KEY = pytest.StashKey[dict]()  # "`db_session` (tests/conftest.py:12)" -> tests it kept on one engine
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # noqa: ANN001

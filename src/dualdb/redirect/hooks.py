@@ -93,7 +93,7 @@ class Controller:
         """Before the workers start: the server they will use, in the environment they inherit."""
         from ..backends import postgres
         from ..errors import DualdbError
-        from ..plugin import state_of
+        from ..stash import state_of
 
         state = state_of(config)
         try:
@@ -115,7 +115,7 @@ class Controller:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Before the report is written: keep only the tests that touched a database in a leg."""
-        from ..plugin import state_of
+        from ..stash import state_of
 
         keep_database_tests(state_of(session.config).legs)
 
@@ -162,7 +162,7 @@ def _configure_worker(config: pytest.Config) -> None:
     if not leg:
         return
     from . import engines
-    from ..plugin import SETTINGS_KEY, state_of
+    from ..stash import SETTINGS_KEY, state_of
 
     hook = engines.ACTIVE
     if hook is None or hook.leg != leg:
@@ -196,8 +196,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001, ANN20
     if not leg_name:
         return (yield)
     from . import engines
-    from ..fixtures import LEG_KEY
-    from ..plugin import _begin_leg, _end_leg, state_of
+    from ..stash import LEG_KEY
+    from ..plugin import _begin_leg, _end_leg
+    from ..stash import state_of
 
     state, hook = state_of(item.config), engines.ACTIVE
     for note in hook.pending_notes():
