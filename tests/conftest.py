@@ -144,5 +144,8 @@ def models_source() -> str:
 
 
 def database_names(admin) -> set[str]:  # noqa: ANN001
+    """The server's databases, minus the schema templates the plugin keeps on purpose for the next run
+    (``dualdb_tpl_<fingerprint>``, see tests/test_schema_reuse.py)."""
     with admin.connect() as conn:
-        return set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
+        names = set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
+    return {n for n in names if not n.startswith("dualdb_tpl_")}

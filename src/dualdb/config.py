@@ -45,6 +45,7 @@ class Settings:
     shared_server: bool = False  # an xdist worker using the controller's local server
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))  # names the run's template database
     shared_template: bool = False  # an xdist worker: the controller drops the run's template
+    rebuild: bool = False  # --dualdb-rebuild: build the schema even when a kept one matches
     redirect: bool = False  # --dualdb-redirect: the suite's own engines, once per engine (implies dual)
     redirect_leg: str | None = None  # in a redirect run's worker: the engine this process runs on
     extra: dict[str, Any] = field(default_factory=dict)
@@ -143,6 +144,7 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], env: dict[s
         lock_timeout_ms=_int_setting("dualdb_lock_timeout_ms", ini("dualdb_lock_timeout_ms"), 10000),
         reruns=_int_setting("dualdb_reruns", ini("dualdb_reruns"), 1),
         redirect=redirect,
+        rebuild=bool(option("dualdb_rebuild")),
     )
 
 

@@ -37,6 +37,7 @@ class Backend:
     warning: str | None = None
     sequence_reset: str | None = None  # PostgreSQL: cached statement, rebuilt when the schema grows
     migration: object | None = None  # migrations.MigrationRun when the schema came from Alembic
+    schema_source: str | None = None  # "reused <where>" or "built <where>": the run's schema, kept across runs
 
     def __repr__(self) -> str:
         return f"<Backend {self.name} {self.version}>"
@@ -45,6 +46,8 @@ class Backend:
         info = {"version": self.version, "url": self.url}
         if self.collation is not None:
             info["collation"] = self.collation
+        if self.schema_source is not None:
+            info["schema"] = self.schema_source
         return info
 
 
@@ -68,6 +71,10 @@ class Provisioner:
         self._ledger = None
         self._template_schema: SchemaState | None = None  # the run's template, when this process built it
         self._migrations = None
+        self._source_fp: str | None = None
+        self._template: str | None = None  # the kept template database (dualdb_tpl_<fp>) this run uses
+        self._template_built = False  # this process built it (rather than finding it ready)
+        self._template_record_cache: dict = {}  # what the template's build recorded (schema_cache.encode_state)
         self.warnings: list[str] = []
 
     # -- shared pieces -------------------------------------------------------------
@@ -137,13 +144,78 @@ class Provisioner:
 
     def _provision_sqlite(self) -> Backend:
         path = self.tmpdir / "sqlite.db"
+        source = self._sqlite_schema(path)
         engine = sqlite.make_engine(
             path,
             self.settings.sqlite_pragmas,
             busy_timeout_ms=self.settings.lock_timeout_ms,
             recording=self.settings.dual,
         )
-        return Backend(name="sqlite", engine=engine, url=f"sqlite:///{path}", version=sqlite.version())
+        backend = Backend(name="sqlite", engine=engine, url=f"sqlite:///{path}", version=sqlite.version())
+        self._adopt(backend, *source)
+        return backend
+
+    def source_fingerprint(self) -> str:
+        """The fingerprint of the project's schema declaration (models' DDL or migration scripts), once per run."""
+        if self._source_fp is None:
+            from .schema_cache import source_fingerprint
+
+            self._source_fp = source_fingerprint(self.settings, self.metadatas)
+        return self._source_fp
+
+    def _sqlite_schema(self, path: Path) -> tuple[dict, str]:
+        """Put the schema in the run's SQLite file: a copy of the cached one, or built once and cached.
+
+        Returns the build's record (tables created/failed, the Alembic run) and where it came from.
+        """
+        from . import schema_cache
+        from .server import default_cache_dir
+
+        cache = default_cache_dir()
+        fingerprint = schema_cache.sqlite_fingerprint(self.source_fingerprint())
+        if not self.settings.rebuild:
+            record = schema_cache.load_sqlite(cache, fingerprint, path)
+            if record is not None:
+                return record, f"reused {schema_cache.sqlite_entry(cache, fingerprint)}"
+        built = self.tmpdir / "schema-build.db"
+        engine = sqlite.make_engine(built, self.settings.sqlite_pragmas, recording=False)
+        try:
+            record = self._build_record(engine, "sqlite")
+        finally:
+            engine.dispose()
+        try:
+            schema_cache.publish_sqlite(cache, fingerprint, built, record)
+        except OSError as exc:  # only costs the next run a build
+            self.warnings.append(f"could not cache the SQLite schema in {cache} ({exc}); every run builds it")
+        shutil.move(built, path)
+        return record, "built"
+
+    def _build_record(self, engine: Engine, name: str) -> dict:
+        """Build the schema on ``engine`` (an empty database) and return what the build recorded."""
+        from .schema_cache import encode_state
+
+        if self.settings.alembic_config:
+            run = self.migrations.upgrade(engine, name, record=True)
+            state = SchemaState(seen_tables=sum(len(m.tables) for m in self.metadatas))
+            return encode_state(state, run)
+        return encode_state(create_tables(engine, self.metadatas, SchemaState()), None)
+
+    def _adopt(self, backend: Backend, record: dict, source: str) -> None:
+        """Give ``backend`` the state of the schema it was cloned from: no re-check, and for Alembic the
+        migration run (its findings and the notes failing tests get)."""
+        from .schema_cache import decode_state
+
+        schema, run = decode_state(record)
+        if schema is not None:
+            backend.schema = schema
+        if run is not None:
+            from ..migrations import install_failure_notes
+
+            backend.migration = run
+            self.migrations.runs[backend.name] = run
+            self.migrations._findings = None
+            install_failure_notes(backend.engine, backend)
+        backend.schema_source = source
 
     # -- PostgreSQL ----------------------------------------------------------------
 
@@ -182,8 +254,9 @@ class Provisioner:
             raise BackendError(str(exc)) from None
         for line in reap_leftovers():
             self.warnings.append(f"reaped leftover from a killed run: {line}")
+        key = None if self.settings.rebuild else self._cluster_key()
         try:
-            self._server = start_server(binaries, timezone=self.settings.pg_timezone)
+            self._server = start_server(binaries, timezone=self.settings.pg_timezone, schema_key=key)
         except ServerError as exc:
             raise BackendError(f"could not start a local PostgreSQL: {exc}") from None
         return self._server.url
@@ -214,41 +287,100 @@ class Provisioner:
         self._track_created(name)
         return name, collation, warning
 
-    # -- the run's template: the schema built once, cloned per run / xdist worker ------------
+    # -- the schema template: built once, kept across runs, cloned per run / xdist worker ----------
+
+    def _cluster_key(self) -> str:
+        """Names the kept cluster of our own server: the schema declaration and the session timezone
+        (the install and its locale are the cluster folder's own key)."""
+        return self.source_fingerprint()
 
     @property
     def template_name(self) -> str:
-        return f"{postgres.DB_PREFIX}{self.settings.run_id}_tpl"
+        """``dualdb_tpl_<fp>``: the fingerprint covers the schema declaration, the server version and collation."""
+        from .schema_cache import postgres_fingerprint, template_name
+
+        self._admin()
+        collation, _ = postgres.choose_collation(self._pg_info, self.settings.pg_collation)
+        role = self._pg_server_url().username
+        return template_name(postgres_fingerprint(self.source_fingerprint(), self._pg_info.version, collation, role))
 
     def _run_template(self) -> str:
-        """The run's schema-only template database, built once (whichever worker is first).
+        """The schema template this run clones, ready and proven unchanged; built here when it is not.
 
-        An advisory lock on the server serialises the workers of one run: the
-        first builds the template, the others find it. It is dropped by whoever
-        owns the run (the serial run itself, or the xdist controller).
+        An advisory lock on the server serialises builders and cloners (the
+        workers of one run, and other runs on a shared server): the first
+        builds the template, the others find it. A template counts as ready
+        only when its comment proves it is the finished build of this
+        fingerprint (``schema_cache.read_comment``); one without that proof,
+        under the plugin's own name, is a build that was interrupted and is
+        dropped and built again. Templates are kept after the run.
         """
-        admin = self._admin()
+        if self._template is not None:
+            return self._template
         name = self.template_name
-        key = zlib.crc32(name.encode())
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            try:
-                exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-                if not exists:
-                    self._build_template(name)
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        with self._template_lock(name) as conn:
+            record = None if self.settings.rebuild else self._template_record(conn, name)
+            if record is None:
+                record = self._build_template(conn, name)
+                self._template_built = True
+            self._template_record_cache = record
+        self._template = name
         return name
 
-    def _build_template(self, name: str) -> None:
+    def _template_lock(self, name: str):  # noqa: ANN202 - a context manager yielding a Connection
+        """``pg_advisory_lock`` keyed by the template name, held on one admin connection."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def locked():  # noqa: ANN202
+            key = zlib.crc32(name.encode())
+            with self._admin().connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                try:
+                    yield conn
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+        return locked()
+
+    def _template_record(self, conn, name: str) -> dict | None:  # noqa: ANN001
+        """The build record of template ``name`` if it exists and its comment proves it finished."""
+        from .schema_cache import read_comment
+
+        comment = conn.execute(
+            text("SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = :n"),
+            {"n": name},
+        ).scalar()
+        if comment is None:
+            return None
+        return read_comment(comment, name.removeprefix("dualdb_tpl_"))
+
+    def _build_template(self, conn, name: str) -> dict:  # noqa: ANN001
+        """(Re)build template ``name`` and sign it with its comment only once the build finished.
+
+        On a user's server the build is in this run's ledger until signed, so a
+        run killed mid-build leaves nothing a later run would trust, and the
+        next run reaps it; once signed it leaves the ledger and is kept.
+        """
+        from .schema_cache import template_comment
+
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        if exists:  # our own name: an unsigned (interrupted) or a stale build being forced (--dualdb-rebuild)
+            postgres.drop_database(self._admin(), name)
         collation, _ = postgres.choose_collation(self._pg_info, self.settings.pg_collation)
         postgres.create_database(self._admin(), name, collation)
-        self._track_created(name)
+        if self._ledger is not None:
+            self._ledger.add(name)
         engine = postgres.make_engine(self._pg_server_url().set(database=name))
         try:
-            self._template_schema = create_tables(engine, self.metadatas, SchemaState())
+            record = self._build_record(engine, "postgresql")
         finally:
             engine.dispose()  # a template must have no connections left
+        conn.execute(text(f'COMMENT ON DATABASE "{name}" IS ' + "'" + template_comment(
+            name.removeprefix("dualdb_tpl_"), record) + "'"))
+        if self._ledger is not None:
+            self._ledger.remove(name)
+        return record
 
     def _track_created(self, name: str) -> None:
         self._pg_databases.append(name)
@@ -260,24 +392,13 @@ class Provisioner:
             self._ledger.add(name)
 
     def drop_run_template(self) -> None:
-        """xdist controller: drop the template the workers shared (if one was built)."""
-        if not self.settings.dual and self.settings.default_backend != "postgresql":
-            return
-        if self._server is not None:
-            return  # our own server: stopping it deletes its whole cluster
-        admin = self._admin()
-        with admin.connect() as conn:
-            exists = conn.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": self.template_name}
-            ).scalar()
-        if exists:
-            postgres.drop_database(admin, self.template_name)
+        """xdist controller: nothing to drop any more -- the schema template is kept for the next run
+        (on our own server, in the kept cluster; see ``close``)."""
 
     def _provision_postgres(self) -> Backend:
-        template = "template0"
-        if not self.settings.alembic_config:
-            template = self._run_template()
-        name, collation, warning = self._create_pg_database(template=template)
+        template = self._run_template()
+        with self._template_lock(template):  # never clone while another run rebuilds it
+            name, collation, warning = self._create_pg_database(template=template)
         if warning:
             self.warnings.append(warning)
         url = self._pg_server_url().set(database=name)
@@ -292,12 +413,12 @@ class Provisioner:
             collation=collation,
             warning=warning,
         )
-        if self._template_schema is not None:  # a clone of what this process just built: nothing to check
-            backend.schema = dataclasses.replace(
-                self._template_schema,
-                created=set(self._template_schema.created),
-                failed=dict(self._template_schema.failed),
-            )
+        where = "built" if self._template_built else "reused"
+        if self._server is not None and self._server.snapshot is not None and not self._template_built:
+            where = f"reused (cluster {self._server.snapshot})"
+        self._adopt(backend, self._template_record_cache, f"{where} {template}")
+        self._template_schema = dataclasses.replace(backend.schema, created=set(backend.schema.created),
+                                                    failed=dict(backend.schema.failed))
         return backend
 
     # -- fresh databases for db_fresh_engine ---------------------------------------
@@ -316,8 +437,8 @@ class Provisioner:
 
             return engine, cleanup
         built = self._template_schema
-        if not self.settings.alembic_config and built is not None and backend.schema.seen_tables == built.seen_tables:
-            template = self._run_template()  # the run's template still has the whole schema
+        if self.settings.alembic_config or (built is not None and backend.schema.seen_tables == built.seen_tables):
+            template = self._run_template()  # the template still has the whole schema
         else:
             template = self._fresh_template(backend)
         db_name, _, _ = self._create_pg_database(template=template)
@@ -364,9 +485,6 @@ class Provisioner:
         problems: list[str] = []
         for backend in self._backends.values():
             backend.engine.dispose()
-        if self.settings.shared_template and self.template_name in self._pg_databases:
-            self._pg_databases.remove(self.template_name)  # the xdist controller drops it
-            self._forget(self.template_name)
         if self._server is not None or self.settings.shared_server:
             self._pg_databases.clear()  # a private server of this run: its cluster is deleted with it
         for name in list(self._pg_databases):
@@ -374,16 +492,48 @@ class Provisioner:
                 self._drop(name)
             except Exception as exc:  # keep tearing down the rest
                 problems.append(f"could not drop {name}: {exc}")
+        try:
+            keep = self._keepable_template()
+        except Exception as exc:  # keeping is an optimisation: the next run builds the schema again
+            problems.append(f"could not keep the schema template for the next run: {exc}")
+            keep = None
         if self._pg_admin is not None:
             self._pg_admin.dispose()
         if self._ledger is not None and not self._pg_databases:
             self._ledger.close()
         if self._server is not None:
             try:
-                self._server.stop()
+                self._stop_server(keep)
             except Exception as exc:
                 problems.append(f"could not stop the local PostgreSQL: {exc}")
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
         self._backends.clear()
         return problems
+
+    def _keepable_template(self) -> str | None:
+        """Our own server, a signed template of this fingerprint in it, and not copied from a kept cluster
+        (or forced to rebuild): then the cluster is worth keeping. Drops every other database first
+        (the private cluster holds nothing but this run's)."""
+        if self._server is None or self._pg_admin is None or self._pg_info is None:
+            return None
+        if self._server.snapshot is not None and not self._template_built:
+            return None  # already kept, unchanged
+        name = self.template_name
+        with self._pg_admin.connect() as conn:
+            if self._template_record(conn, name) is None:
+                return None
+            others = conn.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE 'dualdb\\_%' AND datname <> :n"),
+                {"n": name},
+            ).scalars().all()
+        for other in others:
+            postgres.drop_database(self._pg_admin, other)
+        return name
+
+    def _stop_server(self, keep: str | None) -> None:
+        """Stop our server; when it holds a template worth keeping, keep its cluster for later runs."""
+        if keep is None:
+            self._server.stop()
+            return
+        self._server.stop_and_keep(self._cluster_key())

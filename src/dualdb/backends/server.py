@@ -68,6 +68,7 @@ _READY_TIMEOUT = 15.0
 _MAX_SOCKET_PATH = 100  # sun_path is 104 (macOS) / 108 (Linux) bytes with its NUL
 _PR_SET_PDEATHSIG = 1
 _RUN_PREFIX = "dualdb-run-"
+_SCHEMA_PREFIX = "schema-"  # <cluster>/schema-<key>: the cluster with a built schema template, see stop_and_keep
 # Preferred accounts for running PostgreSQL when we are root. ``nobody`` comes
 # before ``postgres``: a test server's superuser can read and write files as its
 # OS user (COPY ... TO), and ``nobody`` owns no real cluster's data.
@@ -92,6 +93,8 @@ class LocalServer:
     run_dir: Path = field(repr=False)
     record: Path = field(repr=False)
     cold: bool = False  # True when this start ran initdb (no cached cluster yet)
+    snapshot: Path | None = field(default=None, repr=False)  # the schema cluster this run was copied from
+    base_cluster: Path | None = field(default=None, repr=False)  # clusters/<install>: where schema clusters go
     locale: ClusterLocale = field(default_factory=ClusterLocale, repr=False)  # the cluster's default locale
     reaped: list[str] = field(default_factory=list, repr=False)
     timings: dict[str, float] = field(default_factory=dict, repr=False)
@@ -113,6 +116,29 @@ class LocalServer:
         _remove_run_dir(self.run_dir)
         self.record.unlink(missing_ok=True)
 
+    def stop_and_keep(self, key: str) -> Path | None:
+        """Stop with a clean shutdown and keep the cluster as ``<base>/schema-<key>`` for later runs.
+
+        The caller has dropped every database but the schema template. A fast
+        (not immediate) shutdown writes a checkpoint, so the copy starts
+        without crash recovery. Keeping is best effort: on failure the next
+        run just builds the schema again. Returns the kept folder, if any.
+        """
+        if self._stopped or os.getpid() != self._owner_pid or self.base_cluster is None:
+            self.stop()
+            return None
+        kept = None
+        if _shutdown_clean(self.pid, self._process):
+            target = self.base_cluster / f"{_SCHEMA_PREFIX}{key}"
+            try:
+                _keep_cluster(self.datadir, target)
+                kept = target
+            except (OSError, ServerError) as exc:
+                warnings.warn(f"dualdb: could not keep the schema cluster in {target} ({exc}); "
+                              f"the next run builds the schema again.", stacklevel=2)
+        self.stop()
+        return kept
+
 
 # --------------------------------------------------------------------------- public entry points
 
@@ -133,13 +159,15 @@ def start_server(
     cache_dir: Path | None = None,
     timezone: str = "UTC",
     run_root: Path | None = None,
+    schema_key: str | None = None,
 ) -> LocalServer:
     """Start a private server from ``binaries`` and wait until it accepts connections.
 
     ``cache_dir`` holds the initialised cluster and the run records;
     ``run_root`` is where the run folder (data + socket) is created; keep it
     short, a unix socket path is limited to about 100 bytes (default: see
-    ``_default_run_root``).
+    ``_default_run_root``). ``schema_key``: copy the cluster kept by
+    ``stop_and_keep(schema_key)`` instead of the bare one, when there is one.
     """
     clock = _Clock()
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -156,7 +184,7 @@ def start_server(
     try:
         _write_record(record, run_dir=run_dir)
         clock.lap("record")
-        cold = _prepare_datadir(binaries, cache_dir, run_dir, run_as, locale)
+        cold, snapshot = _prepare_datadir(binaries, cache_dir, run_dir, run_as, locale, schema_key)
         clock.lap("initdb" if cold else "copy")
         process = _launch(binaries, run_dir, run_as, timezone, locale)
         _update_record(record, postmaster_pid=process.pid, version=binaries.version)
@@ -180,6 +208,8 @@ def start_server(
         run_dir=run_dir,
         record=record,
         cold=cold,
+        snapshot=snapshot,
+        base_cluster=_cluster_dir(cache_dir, binaries, locale),
         locale=locale,
         reaped=reaped,
         timings=clock.laps,
@@ -430,10 +460,18 @@ def _traversable_by(folder: Path, run_as: _RunAs) -> bool:
 
 
 def _prepare_datadir(
-    binaries: PgBinaries, cache_dir: Path, run_dir: Path, run_as: _RunAs, locale: ClusterLocale
-) -> bool:
-    """Fill ``run_dir/data`` from the cached cluster, or initdb it (and cache it). True if initdb ran."""
+    binaries: PgBinaries, cache_dir: Path, run_dir: Path, run_as: _RunAs, locale: ClusterLocale,
+    schema_key: str | None = None,
+) -> tuple[bool, Path | None]:
+    """Fill ``run_dir/data`` from the kept schema cluster, the cached cluster, or initdb (and cache it).
+
+    Returns (initdb ran, the schema cluster copied or None).
+    """
     datadir = run_dir / "data"
+    snapshot = _copy_schema_cluster(_cluster_dir(cache_dir, binaries, locale), schema_key, datadir, run_as)
+    if snapshot is not None:
+        os.chmod(datadir, 0o700)
+        return False, snapshot
     cached = _cached_cluster(cache_dir, binaries, locale)
     if cached is not None:
         _copy_tree(cached, datadir, run_as)
@@ -443,7 +481,38 @@ def _prepare_datadir(
         _cache_cluster(datadir, cache_dir, binaries, locale)
         cold = True
     os.chmod(datadir, 0o700)  # postgres refuses a data folder others can read
-    return cold
+    return cold, None
+
+
+def _copy_schema_cluster(base: Path, key: str | None, datadir: Path, run_as: _RunAs) -> Path | None:
+    """Copy ``<base>/schema-<key>/data`` to ``datadir``; None (and nothing left behind) when absent or it failed.
+
+    A copy can fail when a concurrent run prunes that cluster mid-copy: the
+    run then starts from the bare cluster and builds its schema.
+    """
+    if key is None:
+        return None
+    kept = base / f"{_SCHEMA_PREFIX}{key}"
+    if not (kept / "data" / "PG_VERSION").is_file():
+        return None
+    try:
+        _copy_tree(kept / "data", datadir, run_as)
+    except (OSError, ServerError, subprocess.CalledProcessError):
+        shutil.rmtree(datadir, ignore_errors=True)
+        return None
+    try:
+        os.utime(kept)  # least recently used goes first
+    except OSError:
+        pass
+    return kept
+
+
+def _keep_cluster(datadir: Path, target: Path) -> None:
+    """Publish a cleanly stopped data folder as ``target/data`` (replacing an older one), keep the newest few."""
+    from .schema_cache import KEEP, prune, publish_replacing
+
+    publish_replacing(target, lambda tmp: _copy_tree(datadir, tmp / "data", None))
+    prune(target.parent, _SCHEMA_PREFIX, KEEP)
 
 
 def _initdb_args(locale: ClusterLocale) -> tuple[str, ...]:
@@ -722,12 +791,25 @@ def _wait_ready(process: subprocess.Popen[bytes], run_dir: Path) -> str:
         time.sleep(0.005)
 
 
+def _shutdown_clean(pid: int, process: subprocess.Popen[bytes] | None, grace: float = 30.0) -> bool:
+    """Fast shutdown (SIGINT: disconnect everyone, checkpoint, exit); True when it exited in time."""
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return False
+    if not _wait_gone(pid, process, grace):
+        return False
+    return process is None or process.returncode == 0
+
+
 def _shutdown(pid: int, process: subprocess.Popen[bytes] | None) -> None:
     """Immediate shutdown (SIGQUIT), then SIGKILL if it hangs.
 
     Every cluster stopped here is a throwaway copy deleted right after, so
     the checkpoint of a fast shutdown would only be written to be deleted.
     """
+    if process is not None and process.poll() is not None:
+        return  # already gone (a clean shutdown): its pid may belong to someone else by now
     for sig, grace in ((signal.SIGQUIT, 10.0), (signal.SIGKILL, 5.0)):
         try:
             os.kill(pid, sig)

@@ -1,0 +1,173 @@
+"""The built schema is kept across runs and reused while what determines it is unchanged.
+
+Evidence is the run's backend info in ``dualdb.json`` (``backends.<name>.schema``:
+``built ...`` or ``reused ...``) and the kept objects themselves (the signed
+``dualdb_tpl_<fp>`` template on the server, the SQLite cache folder), never timing.
+Each test uses its own cache folder and a table name of its own, so no other
+test's kept schema can answer for it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from dualdb.backends import postgres
+
+PROJECTS = Path(__file__).parent / "projects"
+
+MODELS = """
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Item(Base):
+    __tablename__ = "{table}"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    {column}: Mapped[str] = mapped_column(String(50))
+"""
+
+TEST = """
+from sqlalchemy import text
+
+
+def test_column(db_connection):
+    db_connection.execute(text("INSERT INTO {table} ({column}) VALUES ('x')"))
+"""
+
+
+@pytest.fixture
+def cache(tmp_path_factory, monkeypatch) -> Path:  # noqa: ANN001
+    folder = tmp_path_factory.mktemp("dualdb-cache")
+    monkeypatch.setenv("DUALDB_CACHE_DIR", str(folder))
+    return folder
+
+
+def write(inner, table: str, column: str = "name") -> None:  # noqa: ANN001
+    inner.project(MODELS.format(table=table, column=column), test_t=TEST.format(table=table, column=column))
+
+
+def schema_of(inner) -> dict[str, str]:  # noqa: ANN001
+    return {name: info["schema"] for name, info in inner.report()["backends"].items()}
+
+
+def template_of(sources: dict[str, str]) -> str:
+    return sources["postgresql"].split()[-1]
+
+
+def comment_of(admin, name: str) -> str | None:  # noqa: ANN001
+    with admin.connect() as conn:
+        return conn.execute(
+            text("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :n"), {"n": name}
+        ).scalar()
+
+
+def test_second_run_reuses_a_column_change_and_rebuild_build_again(inner, cache, pg_admin):
+    table = f"items_{secrets.token_hex(3)}"
+    write(inner, table)
+    inner.run("--dual-db").assert_outcomes(passed=2)
+    first = schema_of(inner)
+    assert first["sqlite"] == "built" and first["postgresql"].startswith("built dualdb_tpl_")
+    template = template_of(first)
+    assert comment_of(pg_admin, template).startswith("pytest-dualdb schema template ")
+
+    inner.run("--dual-db").assert_outcomes(passed=2)
+    second = schema_of(inner)
+    assert second["sqlite"].startswith("reused ") and second["postgresql"] == f"reused {template}"
+
+    write(inner, table, column="title")  # one column renamed: the test inserts into the new name
+    inner.run("--dual-db").assert_outcomes(passed=2)
+    changed = schema_of(inner)
+    assert changed["sqlite"] == "built" and changed["postgresql"].startswith("built ")
+    assert template_of(changed) != template
+
+    inner.run("--dual-db", "--dualdb-rebuild").assert_outcomes(passed=2)
+    rebuilt = schema_of(inner)
+    assert rebuilt["sqlite"] == "built" and rebuilt["postgresql"] == f"built {template_of(changed)}"
+
+
+def test_a_template_without_the_plugins_signature_is_not_trusted(inner, cache, pg_admin):
+    """An interrupted build (the database exists, the signing comment does not) is built again."""
+    table = f"items_{secrets.token_hex(3)}"
+    write(inner, table)
+    inner.run("--dual-db").assert_outcomes(passed=2)
+    template = template_of(schema_of(inner))
+    with pg_admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE "{template}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{template}"')  # empty, unsigned
+    inner.run("--dual-db").assert_outcomes(passed=2)
+    assert schema_of(inner)["postgresql"] == f"built {template}"
+    assert comment_of(pg_admin, template).startswith("pytest-dualdb schema template ")
+
+
+def test_alembic_findings_survive_reuse_and_a_changed_migration_is_picked_up(inner, cache):
+    shutil.copytree(PROJECTS / "alembic_divergent", inner.pytester.path, dirs_exist_ok=True)
+    revision = inner.pytester.path / "migrations" / "versions" / "c3_tags.py"
+    revision.write_text(revision.read_text() + f"\n# {secrets.token_hex(4)}: a fingerprint of its own\n")
+    inner.run("--dual-db").assert_outcomes(passed=6, failed=3)
+    first, findings = schema_of(inner), inner.report()["schema_findings"]
+    assert first["sqlite"] == "built" and first["postgresql"].startswith("built ")
+    verdicts = inner.verdicts()
+
+    result = inner.run("--dual-db")
+    result.assert_outcomes(passed=6, failed=3)
+    second = schema_of(inner)
+    assert second["sqlite"].startswith("reused ") and second["postgresql"].startswith("reused ")
+    assert inner.report()["schema_findings"] == findings
+    assert inner.verdicts() == verdicts
+    # the failing leg still names the revision that stopped its schema (the note comes from the kept run)
+    assert "Alembic revision c3" in inner.entry("test_tags")["legs"]["sqlite"]["error"]["message"]
+
+    revision.write_text(revision.read_text() + "# one line more\n")
+    inner.run("--dual-db").assert_outcomes(passed=6, failed=3)
+    assert schema_of(inner)["postgresql"].startswith("built ")
+    assert inner.report()["schema_findings"] == findings
+
+
+def test_reaping_a_killed_runs_databases_keeps_the_signed_template(inner, cache, pg_admin):
+    table = f"items_{secrets.token_hex(3)}"
+    write(inner, table)
+    inner.run("--dual-db").assert_outcomes(passed=2)
+    template = template_of(schema_of(inner))
+    ledger = cache / "external"
+    assert not any(template in p.read_text() for p in ledger.glob("*.json"))  # signed: out of the ledger
+    inner.run("--dual-db").assert_outcomes(passed=2)
+    with pg_admin.connect() as conn:
+        assert conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": template}).scalar()
+
+
+@pytest.mark.slow
+def test_own_server_keeps_a_cluster_per_schema(inner, cache, monkeypatch):
+    """Without --dualdb-pg-url: the run that built the schema keeps its cluster; the next copies it."""
+    monkeypatch.delenv("DUALDB_PG_URL")
+    table = f"items_{secrets.token_hex(3)}"
+    write(inner, table)
+    inner.run("--dual-db").assert_outcomes(passed=2)
+    assert schema_of(inner)["postgresql"].startswith("built dualdb_tpl_")
+    kept = list(cache.glob("clusters/*/schema-*"))
+    assert len(kept) == 1 and (kept[0] / "data" / "PG_VERSION").is_file()
+
+    inner.run("--dual-db").assert_outcomes(passed=2)
+    assert schema_of(inner)["postgresql"].startswith(f"reused (cluster {kept[0]}) dualdb_tpl_")
+
+    for column in ("a", "b", "c", "d"):  # four more schemas: only the newest few clusters stay
+        write(inner, table, column=column)
+        inner.run("--dual-db").assert_outcomes(passed=2)
+        assert schema_of(inner)["postgresql"].startswith("built ")
+    assert len(list(cache.glob("clusters/*/schema-*"))) == 3
+    assert not kept[0].exists()
+    inner.run("--dual-db").assert_outcomes(passed=2)
+    assert schema_of(inner)["postgresql"].startswith("reused (cluster ")
+
+
+def test_never_drops_a_database_it_did_not_create():
+    with pytest.raises(ValueError):
+        postgres.drop_database(None, "app_tpl_0123")  # type: ignore[arg-type]
