@@ -113,6 +113,16 @@ class Controller:
         node.workerinput["dualdb_redirect_leg"] = node.gateway.spec.env.get(LEG_ENV)
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """A worker's leg (pickled with its teardown report), back to the ``report.dualdb`` the
+        plugin's ``LegCollector`` reads."""
+        data = report.__dict__.pop("dualdb_leg_pickle", None)
+        if data is not None:
+            import pickle
+
+            report.dualdb = pickle.loads(data)
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Before the report is written: keep only the tests that touched a database in a leg."""
         from ..stash import state_of
@@ -172,9 +182,23 @@ def _configure_worker(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = dataclasses.replace(settings, dual=False, default_backend=leg, redirect_leg=leg)
     state = state_of(config)
     state.worker_legs = None  # each leg travels with its report; its sibling is in the other worker
+    # one engine per process: no other engine's legs to keep os.environ changes from, so the
+    # worker leaves the environment alone, as the suite's own run does (copying it twice a test
+    # was about a millisecond per test)
+    state.environ = _SingleTimeline()
     state.extra_captures.setdefault(leg, [])
     state.extra_captures[leg] = hook.captures  # the same list: engines created later join it
     state.backend_info[leg] = _describe(hook)
+
+
+class _SingleTimeline:
+    """``process_state.EnvironTimelines`` for a process that runs one engine's legs only."""
+
+    def enter(self, backend: str) -> None:
+        pass
+
+    def leave(self, backend: str) -> None:
+        pass
 
 
 def _describe(hook) -> dict:  # noqa: ANN001
@@ -221,6 +245,13 @@ def pytest_runtest_makereport(item: pytest.Item, call):  # noqa: ANN001, ANN201
     if payload is not None and _leg_name(item.config):
         payload["nodeid"] = item.nodeid
         payload["database_test"] = touched_database(payload)
+        # one bytes value instead of a tree of a few hundred strings and numbers: execnet
+        # serialises the report's attributes object by object in Python, pickle in C. The
+        # leg is plain data (the same types arrive), read back by ``Controller.pytest_runtest_logreport``
+        import pickle
+
+        report.dualdb_leg_pickle = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        del report.dualdb
     return report
 
 
