@@ -183,6 +183,7 @@ class Provisioner:
             record = self._build_record(engine, "sqlite")
         finally:
             engine.dispose()
+        built.touch()  # no tables, no write: SQLite never created the file (an empty one is an empty database)
         try:
             schema_cache.publish_sqlite(cache, fingerprint, built, record)
         except OSError as exc:  # only costs the next run a build
