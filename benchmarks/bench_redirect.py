@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -129,14 +130,18 @@ def write_suite(folder: Path, shape: str, count: int) -> None:
     (folder / "test_bench.py").write_text(TESTS.format(count=count))
 
 
-def timed(folder: Path, args: list[str], env: dict[str, str]) -> float:
+def timed(folder: Path, args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time, and CPU time (user + system) of the pytest process and every process it waited
+    for (workers; the plugin's own server): steadier than wall time on a loaded machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args],
                             cwd=folder, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         raise SystemExit(f"pytest {' '.join(args)} failed in {folder}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -164,16 +169,17 @@ def main() -> None:
                         runs["running server"].append(
                             timed(folder, ["--dual-db", "--dualdb-redirect"], {**base_env, "DUALDB_PG_URL": server.url})
                         )
-                    plain = statistics.median(runs["plain"])
-                    own = statistics.median(runs["own server"])
-                    running = statistics.median(runs["running server"])
+                    plain, own, running = (statistics.median(w for w, _ in runs[k]) for k in runs)
+                    plain_cpu, own_cpu, running_cpu = (statistics.median(c for _, c in runs[k]) for k in runs)
                     rows.append([shape, count, f"{plain:.2f}", f"{own:.2f}", f"{own / plain:.2f}x",
-                                 f"{running:.2f}", f"{running / plain:.2f}x"])
+                                 f"{running:.2f}", f"{running / plain:.2f}x",
+                                 f"{plain_cpu:.2f}", f"{own_cpu:.2f}", f"{running_cpu:.2f}"])
     finally:
         server.stop()
-    print(f"cores: {os.cpu_count()}, median of {options.repeat} rounds, whole pytest process wall time (s)")
+    print(f"cores: {os.cpu_count()}, median of {options.repeat} rounds, whole pytest process wall time (s); "
+          f"CPU: user + system of the pytest process and its workers (s); load average {os.getloadavg()}")
     print(tabulate(rows, headers=["shape", "tests", "plain SQLite", "redirect (own server)", "ratio",
-                                  "redirect (running server)", "ratio"]))
+                                  "redirect (running server)", "ratio", "CPU plain", "CPU own", "CPU running"]))
 
 
 if __name__ == "__main__":
