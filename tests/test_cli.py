@@ -103,5 +103,5 @@ def test_probes_lead_with_the_verdict_table_and_summarise_expected_failures(tmp_
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert lines[0].split()[:2] == ["probe", "category"], done.stdout  # the table comes first
     assert not [line for line in lines if line.startswith(("FAILED", "E ", "___"))], done.stdout
-    assert "2 divergent probes failed on one engine, as documented (2 on PostgreSQL, 0 on SQLite)" in done.stdout
+    assert "2 divergent probes failed as documented (2 on PostgreSQL, 0 on SQLite)" in done.stdout
     assert f"reports: {tmp_path / 'dualdb.json'}, {tmp_path / 'dualdb.md'}, {tmp_path / 'dualdb.html'}" in done.stdout

@@ -167,7 +167,7 @@ def _run_pytest(pytest, argv: list[str], plugin: object, quiet: bool) -> tuple[i
 
 
 def expected_failures_line(report: dict[str, Any], expected: dict[str, dict[str, str]]) -> str:
-    """One line for the legs that failed on one engine as their probe documents (the lesson, not a bug)."""
+    """One line for the legs that failed as their probe documents (the lesson, not a bug)."""
     failed = {"sqlite": 0, "postgresql": 0}
     probes = 0
     for test in report.get("tests", []):
@@ -177,8 +177,11 @@ def expected_failures_line(report: dict[str, Any], expected: dict[str, dict[str,
             probes += 1
             for name in failing:
                 failed[name] += 1
-    return (f"{probes} divergent probes failed on one engine, as documented ({failed['postgresql']} on PostgreSQL, "
-            f"{failed['sqlite']} on SQLite): each error is in dualdb.md and dualdb.html; -v shows the tracebacks")
+    both = failed["postgresql"] + failed["sqlite"] - probes  # an `error` divergence: each engine failed its own way
+    on_both = f", {both} of them on both engines differently" if both else ""
+    return (f"{probes} divergent probes failed as documented ({failed['postgresql']} on PostgreSQL, "
+            f"{failed['sqlite']} on SQLite{on_both}): each error is in dualdb.md and dualdb.html; "
+            "-v shows the tracebacks")
 
 
 def probe_table(
