@@ -31,7 +31,8 @@ PLUGIN_FIXTURES = (
 )
 PLUGIN_MODULES = ("dualdb.fixtures", "dualdb.async_fixtures")
 
-# Options that take a value; DESIGN.md §3: `--opt VALUE` with an existing VALUE misleads pytest's rootdir search.
+# Options that take a value. pytest picks the rootdir (and its ini) before plugins load, so in
+# `--opt VALUE` an existing VALUE is taken for a test path by that search.
 VALUE_OPTIONS = ("--dualdb-pg-url", "--dualdb-report-dir", "--dualdb-baseline")
 
 SHADOWED = (

@@ -1,6 +1,6 @@
 """Two legs in, one verdict out — with the first place the legs parted.
 
-Verdicts follow DESIGN.md: ``diverged`` when outcomes differ, both failed with
+Verdicts (README, "What it does"): ``diverged`` when outcomes differ, both failed with
 different exception types, or both passed but saw different data; otherwise
 ``failed_both`` (same failure: a real bug, not a dialect difference) or ``same``.
 

@@ -2,7 +2,7 @@
 
 Rules are ordered from the most specific (an engine's exact error) to the
 most general (the shape of a value difference). Each names a category from
-DESIGN.md, says in one line what happened, why the engines differ, and how
+the report schema, says in one line what happened, why the engines differ, and how
 to fix the *application* code — with the portable SQLAlchemy construct where
 one exists. Every rule is exercised by a real SQLite/PostgreSQL divergence in
 ``tests/test_divergences.py``; ``tests/test_probe_categories.py`` checks the
