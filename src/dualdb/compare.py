@@ -149,7 +149,8 @@ def evidence(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgr
     """
     eq = ValueEquality(a.started, b.started)
     learn_differing_inputs(a.statements or [], b.statements or [], eq)
-    return first_statement_difference(a.statements or [], b.statements or [], eq, names)
+    found = statement_differences(a.statements or [], b.statements or [], eq, names, limit=1)
+    return found[0] if found else None
 
 
 def _outcome_difference(
@@ -470,18 +471,6 @@ def statement_differences(
         if limit is not None and len(out) >= limit:
             break
     return out
-
-
-def first_statement_difference(
-    a: list[CapturedStatement],
-    b: list[CapturedStatement],
-    eq: ValueEquality,
-    names: tuple[str, str],
-    include_errors: bool = True,
-    notes: list[str] | None = None,
-) -> Difference | None:
-    found = statement_differences(a, b, eq, names, include_errors, notes, limit=1)
-    return found[0] if found else None
 
 
 def _common_columns(left: CapturedStatement, right: CapturedStatement) -> tuple[list, list, list] | None:
