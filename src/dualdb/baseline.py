@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ConfigError
-from .leg_outcome import base_nodeid
-from .report.model import Report
+from dualdb.errors import ConfigError
+from dualdb.leg_outcome import base_nodeid
+from dualdb.report.model import Report
 
 ACCEPTED_VERDICTS = ("diverged", "known")
 KNOWN_SCHEMA_INI = "dualdb_known_schema"

@@ -43,10 +43,10 @@ import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .harness_notes import FROZEN_NOW_NOTE  # noqa: F401 - re-exported
-from .normalize import Normalizer, canonical_text
-from .records import CapturedStatement, error_record, first_line  # noqa: F401 - first_line re-exported
-from .sql import (  # noqa: F401 - re-exported: capture's callers asked it what a statement is
+from dualdb.harness_notes import FROZEN_NOW_NOTE  # noqa: F401 - re-exported
+from dualdb.normalize import Normalizer, canonical_text
+from dualdb.records import CapturedStatement, error_record, first_line  # noqa: F401 - first_line re-exported
+from dualdb.sql import (  # noqa: F401 - re-exported: capture's callers asked it what a statement is
     HARNESS_MARK,
     TRANSACTION_VERBS,
     WRITE_VERBS,

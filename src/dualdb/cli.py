@@ -15,7 +15,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from .report.model import CATEGORIES
+from dualdb.report.model import CATEGORIES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +63,7 @@ class ProbeExpectations:
         self.expected: dict[str, dict[str, str]] = {}
 
     def pytest_collection_modifyitems(self, session, config, items) -> None:  # noqa: ANN001
-        from .leg_outcome import base_nodeid
+        from dualdb.leg_outcome import base_nodeid
 
         keep, drop = [], []
         for item in items:
@@ -141,7 +141,7 @@ def run_probes(args: argparse.Namespace) -> int:
         print(f"  unexpected: {line}")
     if not args.verbose:
         print(expected_failures_line(report, expectations.expected))
-    from .probes import unavailable_probes
+    from dualdb.probes import unavailable_probes
 
     for name, extra in sorted(unavailable_probes().items()):
         print(f'{name} not run: it needs the [{extra}] extra (pip install "pytest-dualdb[all]")')
@@ -227,7 +227,7 @@ def _leg_cell(leg: dict[str, Any] | None) -> str:
 
 
 def rerender_report(args: argparse.Namespace) -> int:
-    from .report.render import ReportFileError, rerender
+    from dualdb.report.render import ReportFileError, rerender
 
     try:
         written = rerender(Path(args.json_path), Path(args.out) if args.out else None)

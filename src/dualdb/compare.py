@@ -70,10 +70,10 @@ from urllib.parse import unquote
 from dataclasses import dataclass, field
 from typing import Any
 
-from .harness_notes import CLOCK_NOTE, TIE_NOTE
-from .normalize import canonical_text
-from .records import CapturedStatement, Difference, difference
-from .sql import is_compared_verb, statement_shape
+from dualdb.harness_notes import CLOCK_NOTE, TIE_NOTE
+from dualdb.normalize import canonical_text
+from dualdb.records import CapturedStatement, Difference, difference
+from dualdb.sql import is_compared_verb, statement_shape
 
 CLOCK_NEAR = dt.timedelta(days=400)
 CLOCK_TOLERANCE = dt.timedelta(seconds=3)

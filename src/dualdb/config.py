@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ConfigError
+from dualdb.errors import ConfigError
 
 BACKEND_NAMES = ("sqlite", "postgresql")
 DEFAULT_PG_COLLATION = "auto"

@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from .errors import ConfigError, require_extra
+from dualdb.errors import ConfigError, require_extra
 
 # FastAPI and httpx (which its TestClient needs; Starlette raises a RuntimeError without it) are the
 # [fastapi] extra, not dependencies

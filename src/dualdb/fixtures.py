@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
-from .errors import DualdbError
-from .stash import LEG_KEY, PAIRED_KEY, state_of
+from dualdb.errors import DualdbError
+from dualdb.stash import LEG_KEY, PAIRED_KEY, state_of
 
 if TYPE_CHECKING:  # importing this module must stay cheap: pytest imports it in every run (see plugin)
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.orm import Session, sessionmaker
 
-    from .backends import Backend
-    from .runstate import RunState
+    from dualdb.backends import Backend
+    from dualdb.runstate import RunState
 
 @pytest.fixture(scope="session")
 def _dualdb_state(request: pytest.FixtureRequest) -> RunState:
@@ -62,7 +62,7 @@ def db_connection(
     Cheap (a pooled connection, ~2 ms per test). Anything the test writes,
     including savepoints it releases, disappears at the end.
     """
-    from . import isolation
+    from dualdb import isolation
 
     _dualdb_state.provisioner.refresh_schema(dualdb_backend)
     with isolation.rolled_back_connection(dualdb_backend) as (conn, tracker):
@@ -83,7 +83,7 @@ def db_session(db_connection: Connection) -> Iterator[Session]:
     nothing survives the test. For applications that open several sessions
     per test, use ``dualdb_sessionmaker`` instead.
     """
-    from . import isolation
+    from dualdb import isolation
 
     session = isolation.savepoint_session(db_connection)
     try:
@@ -103,7 +103,7 @@ def dualdb_sessionmaker(db_connection: Connection) -> Iterator[sessionmaker]:
     isolation works" in the README for the one case it cannot). Everything
     is rolled back after the test; sessions still open are closed.
     """
-    from . import isolation
+    from dualdb import isolation
 
     factory = isolation.TestSessionmaker(db_connection)
     try:
@@ -127,7 +127,7 @@ def db_fresh_engine(
     leg = request.node.stash.get(LEG_KEY, None)
     capture = None
     if leg is not None:  # its statements are evidence too (locking and isolation tests)
-        from .capture import StatementCapture
+        from dualdb.capture import StatementCapture
 
         capture = StatementCapture(engine)
         capture.start(leg)
@@ -165,7 +165,7 @@ def client(request: pytest.FixtureRequest, dualdb_sessionmaker: sessionmaker, ob
     ``client`` fixture in your own conftest takes precedence over this one.
     """
     try:
-        from .fastapi import ObservingClient, load_object, override_get_db
+        from dualdb.fastapi import ObservingClient, load_object, override_get_db
     except DualdbError as exc:  # MissingExtra: FastAPI is an extra
         pytest.fail(f"pytest-dualdb: {exc}", pytrace=False)
 
@@ -206,7 +206,7 @@ def dual(request: pytest.FixtureRequest, _dualdb_state: RunState) -> Iterator[An
     divergence is one report entry holding the minimal example. Costs a few
     ms per example. Strategies: ``dualdb.hypothesis``.
     """
-    from .paired import Paired
+    from dualdb.paired import Paired
 
     state = _dualdb_state
     try:

@@ -50,7 +50,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from .errors import require_extra
+from dualdb.errors import require_extra
 
 st = require_extra("hypothesis.strategies", "hypothesis", "dualdb.hypothesis")  # the [hypothesis] extra
 

@@ -38,8 +38,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .backends import Backend, postgres
-from .harness_notes import KEPT_OWN_WRITES_NOTE, LOST_FOREIGN_WORK_NOTE
+from dualdb.backends import Backend, postgres
+from dualdb.harness_notes import KEPT_OWN_WRITES_NOTE, LOST_FOREIGN_WORK_NOTE
 
 TRACKER_KEY = "dualdb_savepoints"
 DML_VERBS = ("INSERT", "UPDATE", "DELETE", "MERGE", "WITH")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from .capture import LegRecorder
-from .harness_notes import ABORTED_NOTE
-from .records import ErrorRecord, LegPayload, first_line
-from .stash import PAIRED_OUTCOME_KEY
+from dualdb.capture import LegRecorder
+from dualdb.harness_notes import ABORTED_NOTE
+from dualdb.records import ErrorRecord, LegPayload, first_line
+from dualdb.stash import PAIRED_OUTCOME_KEY
 
 
 
@@ -102,7 +102,7 @@ def leg_payload(item: pytest.Item, leg: LegRecorder, state: Any) -> LegPayload:
 
 def validate_known(reason: str, category: str | None = None, xfail: bool = False) -> dict[str, Any]:
     """The ``dualdb_known`` marker's signature: wrong arguments fail like a wrong call."""
-    from .report.model import CATEGORIES
+    from dualdb.report.model import CATEGORIES
 
     if category is not None and category not in CATEGORIES:
         raise pytest.UsageError(

@@ -37,7 +37,7 @@ from typing import Any, Callable
 from sqlalchemy import MetaData, event, inspect
 from sqlalchemy.engine import Engine
 
-from .errors import BackendError, add_note
+from dualdb.errors import BackendError, add_note
 
 BACKENDS = ("sqlite", "postgresql")
 VERSION_TABLE = "alembic_version"

@@ -59,9 +59,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from .compare import classify
-from .normalize import Normalizer, canonical_text
-from .records import first_line
+from dualdb.compare import classify
+from dualdb.normalize import Normalizer, canonical_text
+from dualdb.records import first_line
 
 ENGINES = ("sqlite", "postgresql")
 _TRACKER_KEY = "dualdb_savepoints"  # isolation.TRACKER_KEY: paired connections run untracked
@@ -573,7 +573,7 @@ class _Side:
             conn = self.engine.connect()
             conn.info.pop(_TRACKER_KEY, None)  # savepoints here belong to no session
             if self.name == "postgresql":
-                from .backends.postgres import reset_sequences
+                from dualdb.backends.postgres import reset_sequences
 
                 reset_sequences(conn)
                 conn.commit()

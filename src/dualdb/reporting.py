@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .adoption import missing_table_line
-from .baseline import KNOWN_SCHEMA_INI, acknowledge_schema, apply_baseline, known_schema_lines, load_baseline
-from .report.model import Report, TestEntry
-from .report.render import write_reports
-from .report.terminal import summary_lines
-from .runstate import RunState
+from dualdb.adoption import missing_table_line
+from dualdb.baseline import KNOWN_SCHEMA_INI, acknowledge_schema, apply_baseline, known_schema_lines, load_baseline
+from dualdb.report.model import Report, TestEntry
+from dualdb.report.render import write_reports
+from dualdb.report.terminal import summary_lines
+from dualdb.runstate import RunState
 
 
 @dataclass

@@ -12,17 +12,17 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
-from .backends import Backend, Provisioner
-from .capture import LegRecorder, StatementCapture
-from .config import Settings
-from .errors import add_note
-from .harness_notes import LOCK_HINT
-from .isolation import install_savepoint_tracking
-from .process_state import EnvironTimelines, SeededEntropy
-from .records import LegPayload, SchemaFinding
-from .report.build import build_report
-from .report.model import Report
-from .schema import resolve_metadata
+from dualdb.backends import Backend, Provisioner
+from dualdb.capture import LegRecorder, StatementCapture
+from dualdb.config import Settings
+from dualdb.errors import add_note
+from dualdb.harness_notes import LOCK_HINT
+from dualdb.isolation import install_savepoint_tracking
+from dualdb.process_state import EnvironTimelines, SeededEntropy
+from dualdb.records import LegPayload, SchemaFinding
+from dualdb.report.build import build_report
+from dualdb.report.model import Report
+from dualdb.schema import resolve_metadata
 
 
 class RunState:
@@ -137,7 +137,7 @@ class RunState:
 
     def diverged_tests(self) -> list[str]:
         """Tests whose two legs diverged (acknowledged ones excluded), in the order they ran."""
-        from .report.build import build_entry
+        from dualdb.report.build import build_entry
 
         out = []
         for nodeid, legs in self.legs.items():
@@ -166,7 +166,7 @@ def drop_evidence_if_same(nodeid: str, legs: dict[str, LegPayload]) -> str | Non
     on the leg. Legs are marked ``compared`` so the controller doesn't redo it.
     Returns the verdict (``None`` for a ``dual`` test, which compared itself).
     """
-    from .report.build import build_entry
+    from dualdb.report.build import build_entry
 
     if any(leg.get("paired_difference") for leg in legs.values()):
         return None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import MetaData, Table
 from sqlalchemy.engine import Engine
 
-from .errors import MetadataError
+from dualdb.errors import MetadataError
 
 
 def resolve_metadata(specs: tuple[str, ...]) -> list[MetaData]:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .capture import LegRecorder
-    from .config import Settings
-    from .runstate import RunState
+    from dualdb.capture import LegRecorder
+    from dualdb.config import Settings
+    from dualdb.runstate import RunState
 
 # -- on the config: one run ------------------------------------------------------------
 SETTINGS_KEY = pytest.StashKey["Settings"]()
@@ -43,8 +43,8 @@ def state_of(config: pytest.Config) -> RunState:
     SQLAlchemy, psycopg or the comparison through this plugin."""
     state = config.stash.get(STATE_KEY, None)
     if state is None:
-        from .leg_pairing import WorkerLegs
-        from .runstate import RunState
+        from dualdb.leg_pairing import WorkerLegs
+        from dualdb.runstate import RunState
 
         workerinput = getattr(config, "workerinput", {})
         state = RunState(settings_of(config), workerinput.get("workerid", "main"))

@@ -15,9 +15,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from ..errors import BackendError
-from ..process_state import system_token_hex
-from .locales import COLLATION_NOTE_SETTING, HOW_TO_GET_ONE
+from dualdb.errors import BackendError
+from dualdb.process_state import system_token_hex
+from dualdb.backends.locales import COLLATION_NOTE_SETTING, HOW_TO_GET_ONE
 
 DB_PREFIX = "dualdb_"
 CONNECT_TIMEOUT_S = 3

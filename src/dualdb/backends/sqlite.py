@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
-from ..capture import RecordingSqliteConnection
+from dualdb.capture import RecordingSqliteConnection
 
 
 def make_engine(

@@ -7,6 +7,6 @@ matching rule (most specific first) wins.
 
 from __future__ import annotations
 
-from .rules import Finding, explain_entry, RULES
+from dualdb.explain.rules import Finding, explain_entry, RULES
 
 __all__ = ["Finding", "explain_entry", "RULES"]

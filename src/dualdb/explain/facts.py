@@ -15,9 +15,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..sql import constructs, statement_shape
-from ..compare import classify
-from ..normalize import canonical_text
+from dualdb.sql import constructs, statement_shape
+from dualdb.compare import classify
+from dualdb.normalize import canonical_text
 
 BACKENDS = ("sqlite", "postgresql")
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..normalize import canonical_text
-from .facts import BACKENDS, Facts
+from dualdb.normalize import canonical_text
+from dualdb.explain.facts import BACKENDS, Facts
 
 ENGINE = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
@@ -253,7 +253,7 @@ def _focus_sql(f: Facts) -> str:
 
 
 def _cell_kinds(f: Facts) -> set[str]:
-    from ..compare import differing_cells
+    from dualdb.compare import differing_cells
 
     values = [f.values.get(b) for b in BACKENDS]
     kinds: set[str] = set()

@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..sql import statement_shape
-from ..normalize import canonical_text
-from .facts import Facts, facts_of
-from .fallback import fallback
+from dualdb.sql import statement_shape
+from dualdb.normalize import canonical_text
+from dualdb.explain.facts import Facts, facts_of
+from dualdb.explain.fallback import fallback
 
 SQLITE, PG = "sqlite", "postgresql"
 
@@ -1051,7 +1051,7 @@ def _number_text(f: Facts) -> bool:
 
 def _number_rendering_differs(f: Facts) -> bool:
     """The differing texts differ only in how a number is written: ``30`` / ``30.00``, ``1.0 kg`` / ``1 kg``."""
-    from ..compare import differing_cells
+    from dualdb.compare import differing_cells
 
     values = [f.values.get(SQLITE), f.values.get(PG)]
     cells = differing_cells(*values) if all(v is not None for v in values) else []

@@ -20,8 +20,8 @@ from typing import Any
 
 import psycopg
 
-from ..async_engines import AsyncStatementCapture, RecordingPsycopgAsyncCursor
-from ..capture import RecordingPsycopgCursor, StatementCapture
+from dualdb.async_engines import AsyncStatementCapture, RecordingPsycopgAsyncCursor
+from dualdb.capture import RecordingPsycopgCursor, StatementCapture
 
 _CATALOG = re.compile(r"\b(pg_catalog|information_schema|sqlite_master|sqlite_schema|sqlite_temp_master)\b", re.I)
 _PRAGMA = re.compile(r"^\s*PRAGMA\b", re.I)

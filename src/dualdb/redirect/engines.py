@@ -30,8 +30,8 @@ import os
 import sys
 from typing import Any
 
-from . import arguments
-from .capture import PragmaSkippingAsyncCursor, PragmaSkippingCursor, WriteTracker, capture_for
+from dualdb.redirect import arguments
+from dualdb.redirect.capture import PragmaSkippingAsyncCursor, PragmaSkippingCursor, WriteTracker, capture_for
 
 ACTIVE: EngineHook | None = None  # the hook of this process, once installed
 
@@ -132,7 +132,7 @@ class EngineHook:
 
     def pending_notes(self) -> list[str]:
         """Every note so far: each dropped argument, each skipped PRAGMA, once."""
-        from .capture import SKIPPED
+        from dualdb.redirect.capture import SKIPPED
 
         notes = list(self.notes.values())
         notes.extend(f"redirect: skipped {sql!r} on PostgreSQL (a SQLite PRAGMA the application runs; "

@@ -21,7 +21,7 @@ import os
 
 import pytest
 
-from . import EXTERNAL_ENV, LEG_ENV, LEGS, SERVER_ENV
+from dualdb.redirect import EXTERNAL_ENV, LEG_ENV, LEGS, SERVER_ENV
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,9 +91,9 @@ class Controller:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_setupnodes(self, config: pytest.Config, specs) -> None:  # noqa: ANN001
         """Before the workers start: the server they will use, in the environment they inherit."""
-        from ..backends import postgres
-        from ..errors import DualdbError
-        from ..stash import state_of
+        from dualdb.backends import postgres
+        from dualdb.errors import DualdbError
+        from dualdb.stash import state_of
 
         state = state_of(config)
         try:
@@ -125,7 +125,7 @@ class Controller:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Before the report is written: keep only the tests that touched a database in a leg."""
-        from ..stash import state_of
+        from dualdb.stash import state_of
 
         keep_database_tests(state_of(session.config).legs)
 
@@ -152,11 +152,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     leg = os.environ.pop(LEG_ENV, None)  # not inherited by pytest runs the suite itself starts
     if leg not in LEGS or "PYTEST_XDIST_WORKER" not in os.environ:
         return
-    from . import engines
+    from dualdb.redirect import engines
 
     namespaces = None
     if leg == "postgresql":
-        from .namespaces import Namespaces
+        from dualdb.redirect.namespaces import Namespaces
 
         namespaces = Namespaces(
             os.environ[SERVER_ENV],
@@ -171,8 +171,8 @@ def _configure_worker(config: pytest.Config) -> None:
     leg = getattr(config, "workerinput", {}).get("dualdb_redirect_leg")
     if not leg:
         return
-    from . import engines
-    from ..stash import SETTINGS_KEY, state_of
+    from dualdb.redirect import engines
+    from dualdb.stash import SETTINGS_KEY, state_of
 
     hook = engines.ACTIVE
     if hook is None or hook.leg != leg:
@@ -219,10 +219,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001, ANN20
     leg_name = _leg_name(item.config)
     if not leg_name:
         return (yield)
-    from . import engines
-    from ..stash import LEG_KEY
-    from ..plugin import _begin_leg, _end_leg
-    from ..stash import state_of
+    from dualdb.redirect import engines
+    from dualdb.stash import LEG_KEY
+    from dualdb.plugin import _begin_leg, _end_leg
+    from dualdb.stash import state_of
 
     state, hook = state_of(item.config), engines.ACTIVE
     for note in hook.pending_notes():
@@ -261,7 +261,7 @@ def touched_database(payload: dict) -> bool:
     The suite's own ``create_all``/``drop_all`` in an autouse fixture runs on
     every test; DDL and transaction control alone don't make a database test.
     """
-    from ..sql import is_compared_verb, statement_verb
+    from dualdb.sql import is_compared_verb, statement_verb
 
     if payload.get("observations"):
         return True
@@ -271,7 +271,7 @@ def touched_database(payload: dict) -> bool:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if not _leg_name(config):
         return
-    from . import engines
+    from dualdb.redirect import engines
 
     for problem in engines.uninstall():
         config.issue_config_time_warning(pytest.PytestWarning(f"pytest-dualdb: {problem}"), stacklevel=2)

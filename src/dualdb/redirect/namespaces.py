@@ -67,7 +67,7 @@ class Namespaces:
     """The PostgreSQL databases and schemas one worker creates for the suite's engines."""
 
     def __init__(self, server_url: str, *, collation: str = "auto", external: bool = False):
-        from ..backends import postgres
+        from dualdb.backends import postgres
 
         self._postgres = postgres
         self.server = postgres.parse_url(server_url)
@@ -95,7 +95,7 @@ class Namespaces:
             self.info = pg.check_server(self._admin, pg.mask(self.server))
             self.collation, self.warning = pg.choose_collation(self.info, self.requested_collation)
             if self.external:
-                from ..backends.leftovers import DatabaseLedger, server_key
+                from dualdb.backends.leftovers import DatabaseLedger, server_key
 
                 self._ledger = DatabaseLedger(server_key(self.server))
         return self._admin

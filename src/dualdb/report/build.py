@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..compare import LegView, Verdict, compare_legs, evidence
-from ..explain import explain_entry
-from ..records import Difference, LegPayload
-from .model import BACKENDS, ErrorInfo, Explanation, Leg, Report, TestEntry
+from dualdb.compare import LegView, Verdict, compare_legs, evidence
+from dualdb.explain import explain_entry
+from dualdb.records import Difference, LegPayload
+from dualdb.report.model import BACKENDS, ErrorInfo, Explanation, Leg, Report, TestEntry
 
 
 def leg_view(leg: LegPayload) -> LegView:

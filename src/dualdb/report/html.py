@@ -16,7 +16,7 @@ import html as _html
 import re
 from typing import Any
 
-from .markdown import (
+from dualdb.report.markdown import (
     MAX_ROWS,
     VERDICT_LABELS,
     backend_label,
@@ -42,7 +42,7 @@ from .markdown import (
     to_json,
     value_text,
 )
-from .model import CATEGORIES, VERDICTS
+from dualdb.report.model import CATEGORIES, VERDICTS
 
 __all__ = ["render_html"]
 

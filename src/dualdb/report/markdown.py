@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any
 
-from .model import BACKENDS, VERDICTS
+from dualdb.report.model import BACKENDS, VERDICTS
 
 __all__ = ["render_markdown", "md_text", "md_code", "md_fence", "mask_url"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..records import BaselineInfo, CapturedStatement, Difference, SchemaFinding
+from dualdb.records import BaselineInfo, CapturedStatement, Difference, SchemaFinding
 
 SCHEMA = "dualdb-report/1"
 BACKENDS = ("sqlite", "postgresql")

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .html import render_html
-from .markdown import render_markdown
-from .model import SCHEMA, Report
+from dualdb.report.html import render_html
+from dualdb.report.markdown import render_markdown
+from dualdb.report.model import SCHEMA, Report
 
 __all__ = ["ReportFileError", "load_report", "rerender", "write_reports"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from .model import BACKENDS, Leg, Report
+from dualdb.report.model import BACKENDS, Leg, Report
 
 MAX_CELL = 60
 
