@@ -46,8 +46,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from tabulate import tabulate
 
-from dualdb.backends import postgres
-from dualdb.backends import sqlite as sqlite_backend
+from dualdb.engines import postgres
+from dualdb.engines import sqlite as sqlite_backend
 from dualdb.capture import DEFAULT_MAX_CELLS, DEFAULT_MAX_ROWS, DEFAULT_MAX_STATEMENTS, LegRecorder, StatementCapture
 
 TARGET = 0.15
@@ -132,8 +132,8 @@ def pg_url() -> tuple[str, object]:
     url = os.environ.get("DUALDB_PG_URL")
     if url:
         return url, None
-    from dualdb.backends.binaries import find_binaries
-    from dualdb.backends.server import start_server
+    from dualdb.engines.binaries import find_binaries
+    from dualdb.engines.server import start_server
 
     server = start_server(find_binaries(os.environ.get("DUALDB_PG_BINARIES")))
     return server.url, server

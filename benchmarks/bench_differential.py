@@ -38,7 +38,7 @@ settings.load_profile("dualdb-bench")
 
 from dualdb.config import Settings  # noqa: E402
 from dualdb.paired import DivergenceError, Paired  # noqa: E402
-from dualdb.runstate import RunState  # noqa: E402
+from dualdb.run.state import RunState  # noqa: E402
 
 TARGET_SECONDS = 10.0
 ORDERING_PROBE = "test_catalog_order_by_name"
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     pg_url = os.environ.get("DUALDB_PG_URL")
     if not pg_url:
-        from dualdb.backends.binaries import find_binaries
-        from dualdb.backends.server import start_server
+        from dualdb.engines.binaries import find_binaries
+        from dualdb.engines.server import start_server
 
         server = start_server(find_binaries(os.environ.get("DUALDB_PG_BINARIES")))
         pg_url = server.url

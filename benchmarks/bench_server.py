@@ -22,8 +22,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from dualdb.backends.binaries import BinariesNotFound, PgBinaries, find_binaries
-from dualdb.backends.server import start_server
+from dualdb.engines.binaries import BinariesNotFound, PgBinaries, find_binaries
+from dualdb.engines.server import start_server
 
 TARGETS = {"cold": 2.5, "warm": 0.5}
 

@@ -47,8 +47,8 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from tabulate import tabulate
 
-from dualdb.backends.binaries import find_binaries
-from dualdb.backends.server import start_server
+from dualdb.engines.binaries import find_binaries
+from dualdb.engines.server import start_server
 
 MODELS = '''
 from sqlalchemy import String

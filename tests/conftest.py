@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from dualdb.backends.binaries import find_binaries
-from dualdb.backends.server import start_server
+from dualdb.engines.binaries import find_binaries
+from dualdb.engines.server import start_server
 
 pytest_plugins = ["pytester"]
 
@@ -50,7 +50,7 @@ def linguistic(pg_admin) -> bool:  # noqa: ANN001
     servers do. The pip wheel has no ICU: it gets an en_US.UTF-8 the plugin builds with glibc's
     localedef, and where that cannot be built its databases sort bytewise (C), like SQLite, and
     the text divergences that come from collation don't exist there."""
-    from dualdb.backends import postgres
+    from dualdb.engines import postgres
 
     collation, _ = postgres.choose_collation(postgres.check_server(pg_admin, "the test server"), "auto")
     return collation != "C"

@@ -161,8 +161,8 @@ def test_client_without_fastapi_is_one_line_at_start(inner):
 
 @pytest.mark.parametrize(
     ("module", "blocked", "extra"),
-    [("dualdb.hypothesis", "hypothesis", "hypothesis"), ("dualdb.fastapi", "fastapi", "fastapi"),
-     ("dualdb.fastapi", "httpx", "fastapi")],
+    [("dualdb.contrib.strategies", "hypothesis", "hypothesis"), ("dualdb.contrib.fastapi", "fastapi", "fastapi"),
+     ("dualdb.contrib.fastapi", "httpx", "fastapi")],
 )
 def test_integrations_name_their_extra_when_missing(module, blocked, extra):
     code = (
@@ -191,6 +191,6 @@ def test_plain_pytest_does_not_load_the_database_code(pytester):
     loaded = set(line.split()[1:])
     assert "dualdb.plugin" in loaded
     assert not {m for m in loaded if m.split(".")[0] in ("sqlalchemy", "psycopg")}, loaded
-    heavy = {"dualdb.runstate", "dualdb.capture", "dualdb.backends", "dualdb.hypothesis", "dualdb.paired",
-             "dualdb.fastapi", "dualdb.report.model"}
+    heavy = {"dualdb.run.state", "dualdb.capture", "dualdb.engines.provision", "dualdb.contrib.strategies", "dualdb.paired",
+             "dualdb.contrib.fastapi", "dualdb.report.model"}
     assert not loaded & heavy, loaded

@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy.dialects.postgresql  # noqa: F401 - imported once here, not re-imported after inner runs
 from sqlalchemy import create_engine
 
-from dualdb.migrations import Migrations, failure_note
+from dualdb.engines.migrations import Migrations, failure_note
 
 PROJECTS = Path(__file__).parent / "projects"
 

@@ -12,8 +12,8 @@ from sqlalchemy import JSON, Boolean, DateTime, Integer, String, func, insert, s
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from dualdb.backends import postgres
-from dualdb.backends import sqlite as sqlite_backend
+from dualdb.engines import postgres
+from dualdb.engines import sqlite as sqlite_backend
 from dualdb.capture import (
     FROZEN_NOW_NOTE,
     LegRecorder,

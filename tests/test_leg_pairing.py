@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dualdb.leg_outcome import base_nodeid
-from dualdb.leg_pairing import WorkerLegs, pair_units
+from dualdb.run.legs import base_nodeid
+from dualdb.run.pairing import WorkerLegs, pair_units
 
 
 def legs(module: str, count: int) -> list[str]:

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from sqlalchemy import ForeignKey, String, func, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from dualdb.backends import Provisioner
+from dualdb.engines.provision import Provisioner
 from dualdb.config import Settings
-from dualdb.hypothesis import rows, text_values
+from dualdb.contrib.strategies import rows, text_values
 from dualdb.paired import DivergenceError, Paired, Raised, side_by_side
 from dualdb.paired import HYPOTHESIS_EXAMPLE_NOTES
 
@@ -282,7 +282,7 @@ DUAL_TESTS = '''
 import pytest
 from hypothesis import Phase, given, settings, strategies as st
 from sqlalchemy import select, text
-from dualdb.hypothesis import text_values
+from dualdb.contrib.strategies import text_values
 from models import User
 
 FAST = settings(database=None, phases=[Phase.explicit, Phase.generate, Phase.shrink])

@@ -17,7 +17,7 @@ from dualdb.report.html import render_html
 from dualdb.report.markdown import mask_url, md_code, md_fence, md_text, render_markdown
 from dualdb.report.model import SCHEMA, ErrorInfo, Explanation, Leg, Report
 from dualdb.report.model import TestEntry as Entry  # not "Test*": pytest would try to collect it
-from dualdb.report.render import ReportFileError, load_report, rerender, write_reports
+from dualdb.report.files import ReportFileError, load_report, rerender, write_reports
 
 XSS = "<script>alert(1)</script>"
 XSS_ATTR = '" onmouseover="alert(2)'

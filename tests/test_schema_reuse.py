@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from dualdb.backends import postgres
+from dualdb.engines import postgres
 
 PROJECTS = Path(__file__).parent / "projects"
 

@@ -20,8 +20,8 @@ import pytest
 import sqlalchemy as sa
 
 import dualdb
-from dualdb.backends.binaries import BinariesNotFound, PgBinaries, find_binaries
-from dualdb.backends.server import (
+from dualdb.engines.binaries import BinariesNotFound, PgBinaries, find_binaries
+from dualdb.engines.server import (
     LocalServer,
     ServerError,
     default_cache_dir,
@@ -270,8 +270,8 @@ _CHILD = textwrap.dedent(
     """
     import json, sys, threading, time
     from pathlib import Path
-    from dualdb.backends.binaries import find_binaries
-    from dualdb.backends.server import start_server
+    from dualdb.engines.binaries import find_binaries
+    from dualdb.engines.server import start_server
 
     cache, mode = Path(sys.argv[1]), sys.argv[2]
     info = {}
@@ -343,8 +343,8 @@ def test_concurrent_cold_starts_share_one_cache(any_binaries: PgBinaries, tmp_pa
         """
         import sys
         from pathlib import Path
-        from dualdb.backends.binaries import find_binaries
-        from dualdb.backends.server import start_server
+        from dualdb.engines.binaries import find_binaries
+        from dualdb.engines.server import start_server
         server = start_server(find_binaries(sys.argv[2]), cache_dir=Path(sys.argv[1]))
         print(server.cold)
         server.stop()

@@ -1,4 +1,4 @@
-"""``dualdb.hypothesis``: the strategies reach the fault lines and stay valid on PostgreSQL."""
+"""``dualdb.contrib.strategies``: the strategies reach the fault lines and stay valid on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -28,9 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from dualdb.backends import Provisioner
+from dualdb.engines.provision import Provisioner
 from dualdb.config import Settings
-from dualdb.hypothesis import (
+from dualdb.contrib.strategies import (
     LIKE_META,
     datetimes,
     decimals,

@@ -63,7 +63,7 @@ class ProbeExpectations:
         self.expected: dict[str, dict[str, str]] = {}
 
     def pytest_collection_modifyitems(self, session, config, items) -> None:  # noqa: ANN001
-        from dualdb.leg_outcome import base_nodeid
+        from dualdb.run.legs import base_nodeid
 
         keep, drop = [], []
         for item in items:
@@ -227,7 +227,7 @@ def _leg_cell(leg: dict[str, Any] | None) -> str:
 
 
 def rerender_report(args: argparse.Namespace) -> int:
-    from dualdb.report.render import ReportFileError, rerender
+    from dualdb.report.files import ReportFileError, rerender
 
     try:
         written = rerender(Path(args.json_path), Path(args.out) if args.out else None)

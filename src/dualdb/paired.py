@@ -573,7 +573,7 @@ class _Side:
             conn = self.engine.connect()
             conn.info.pop(_TRACKER_KEY, None)  # savepoints here belong to no session
             if self.name == "postgresql":
-                from dualdb.backends.postgres import reset_sequences
+                from dualdb.engines.postgres import reset_sequences
 
                 reset_sequences(conn)
                 conn.commit()

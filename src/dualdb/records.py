@@ -109,7 +109,7 @@ class BaselineInfo(TypedDict, total=False):
 
 
 class LegPayload(TypedDict, total=False):
-    """One leg of one test as it travels to the collector (``leg_outcome.leg_payload``)."""
+    """One leg of one test as it travels to the collector (``run.legs.leg_payload``)."""
 
     nodeid: Required[str]  # without the backend
     backend: Required[str]

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from dualdb.async_engines import AsyncStatementCapture, RecordingPsycopgAsyncCursor
+from dualdb.engines.async_engines import AsyncStatementCapture, RecordingPsycopgAsyncCursor
 from dualdb.capture import RecordingPsycopgCursor, StatementCapture
 
 _CATALOG = re.compile(r"\b(pg_catalog|information_schema|sqlite_master|sqlite_schema|sqlite_temp_master)\b", re.I)

@@ -16,7 +16,7 @@ The PostgreSQL leg keeps exactly that:
 Everything is created on demand, the first time an engine asks, and dropped
 when the worker ends. On the user's server (``--dualdb-pg-url``) each database
 is written to the run's ledger before it is created, so a run that was killed
-is reaped by the next (``backends/leftovers.py``); the plugin's own local
+is reaped by the next (``engines/leftovers.py``); the plugin's own local
 server takes its whole cluster with it.
 """
 
@@ -67,7 +67,7 @@ class Namespaces:
     """The PostgreSQL databases and schemas one worker creates for the suite's engines."""
 
     def __init__(self, server_url: str, *, collation: str = "auto", external: bool = False):
-        from dualdb.backends import postgres
+        from dualdb.engines import postgres
 
         self._postgres = postgres
         self.server = postgres.parse_url(server_url)
@@ -95,7 +95,7 @@ class Namespaces:
             self.info = pg.check_server(self._admin, pg.mask(self.server))
             self.collation, self.warning = pg.choose_collation(self.info, self.requested_collation)
             if self.external:
-                from dualdb.backends.leftovers import DatabaseLedger, server_key
+                from dualdb.engines.leftovers import DatabaseLedger, server_key
 
                 self._ledger = DatabaseLedger(server_key(self.server))
         return self._admin

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dualdb.adoption import missing_table_line
-from dualdb.baseline import KNOWN_SCHEMA_INI, acknowledge_schema, apply_baseline, known_schema_lines, load_baseline
+from dualdb.plugin.adoption import missing_table_line
+from dualdb.run.baseline import KNOWN_SCHEMA_INI, acknowledge_schema, apply_baseline, known_schema_lines, load_baseline
 from dualdb.report.model import Report, TestEntry
-from dualdb.report.render import write_reports
+from dualdb.report.files import write_reports
 from dualdb.report.terminal import summary_lines
-from dualdb.runstate import RunState
+from dualdb.run.state import RunState
 
 
 @dataclass

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from dualdb.errors import ConfigError
-from dualdb.leg_outcome import base_nodeid
+from dualdb.run.legs import base_nodeid
 from dualdb.report.model import Report
 
 ACCEPTED_VERDICTS = ("diverged", "known")

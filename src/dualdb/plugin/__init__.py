@@ -21,8 +21,8 @@ import pytest
 
 from dualdb import config as config_mod
 from dualdb.errors import DualdbError
-from dualdb.leg_pairing import make_scheduler
-from dualdb.stash import (
+from dualdb.run.pairing import make_scheduler
+from dualdb.plugin.stash import (
     FINISHED_KNOWN_KEY,
     LEG_KEY,
     PAIRED_KEY,
@@ -37,10 +37,10 @@ from dualdb.stash import (
 )
 
 if TYPE_CHECKING:
-    from dualdb.runstate import RunState
+    from dualdb.run.state import RunState
 
 # the fixtures, and redirect mode's hooks (idle unless --dualdb-redirect), are plugins of their own
-pytest_plugins = ["dualdb.fixtures", "dualdb.async_fixtures", "dualdb.redirect.hooks"]
+pytest_plugins = ["dualdb.plugin.fixtures", "dualdb.plugin.async_fixtures", "dualdb.plugin.redirect"]
 BACKEND_FIXTURE = "dualdb_backend"
 
 
@@ -142,7 +142,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # an xdist worker: clone the run's template database; the controller drops it
         settings = dataclasses.replace(settings, run_id=workerinput["dualdb_run_id"], shared_template=True)
     if settings.baseline is not None and not workerinput:
-        from dualdb.baseline import load_baseline
+        from dualdb.run.baseline import load_baseline
 
         try:
             load_baseline(settings.baseline)  # a bad baseline fails now, not after the whole run
@@ -154,7 +154,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not workerinput:
         config.pluginmanager.register(LegCollector(config), "dualdb-leg-collector")
         if settings.dual and not settings.redirect and not settings.metadata_specs and not settings.alembic_config:
-            from dualdb.adoption import NO_SCHEMA
+            from dualdb.plugin.adoption import NO_SCHEMA
 
             config.issue_config_time_warning(pytest.PytestWarning(NO_SCHEMA), stacklevel=2)
 
@@ -164,7 +164,7 @@ def _check_value_options(config: pytest.Config) -> None:
     args = [*os.environ.get("PYTEST_ADDOPTS", "").split(), *config.invocation_params.args]
     if not any(str(arg).startswith("--dualdb-") for arg in args):
         return
-    from dualdb.adoption import value_option_mistake
+    from dualdb.plugin.adoption import value_option_mistake
 
     mistake = value_option_mistake([str(arg) for arg in args], Path(config.invocation_params.dir))
     if mistake:
@@ -286,13 +286,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         needed.update(backends_of(item, settings))
         if "dual" in getattr(item, "fixturenames", ()):  # `dual` runs both engines in one test
             needed.update(("sqlite", "postgresql"))
-            from dualdb.fixtures import allow_dual_in_given
+            from dualdb.plugin.fixtures import allow_dual_in_given
 
             allow_dual_in_given(item)
         _check_known_marker(item)
     _check_client_extra(session.items)
     if settings.dual and not settings.redirect:  # redirect mode runs the suite's own fixtures on purpose
-        from dualdb.adoption import shadowed_fixtures
+        from dualdb.plugin.adoption import shadowed_fixtures
 
         session.config.stash[SHADOWED_KEY] = shadowed_fixtures(
             session.items, session.config.rootpath, BACKEND_FIXTURE
@@ -313,7 +313,7 @@ def _check_known_marker(item: pytest.Item) -> None:
     """A ``dualdb_known`` marker with wrong arguments stops the run, like a wrong call."""
     if item.get_closest_marker("dualdb_known") is None:
         return
-    from dualdb.leg_outcome import known_marker
+    from dualdb.run.legs import known_marker
 
     try:
         known = known_marker(item)
@@ -335,7 +335,7 @@ def _check_client_extra(items: list[pytest.Item]) -> None:
 
     if importlib.util.find_spec("fastapi") is not None and importlib.util.find_spec("httpx") is not None:
         return
-    from dualdb.adoption import MISSING_EXTRA_CLIENT, uses_plugin_fixture
+    from dualdb.plugin.adoption import MISSING_EXTRA_CLIENT, uses_plugin_fixture
     from dualdb.errors import MISSING_EXTRA
 
     ours = sum(  # tests, not legs
@@ -377,7 +377,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001
 
 def _begin_leg(item: pytest.Item, state: RunState, backend: str) -> None:
     """Before a leg: its recorder, the backend's environment, the test's seeds, capture on."""
-    from dualdb.leg_outcome import base_nodeid
+    from dualdb.run.legs import base_nodeid
     from dualdb.reseed import reseed, seed_for, seed_hypothesis
 
     leg = state.new_leg(backend)
@@ -428,7 +428,7 @@ def _rerun_diverged(session: pytest.Session, state: RunState, diverged: list[str
     """
     from _pytest.runner import runtestprotocol
 
-    from dualdb.leg_outcome import base_nodeid
+    from dualdb.run.legs import base_nodeid
 
     if not diverged:
         return
@@ -457,7 +457,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     leg = item.stash.get(LEG_KEY, None)
     if leg is not None:
-        from dualdb.leg_outcome import apply_phase, expect_known_failure, leg_payload
+        from dualdb.run.legs import apply_phase, expect_known_failure, leg_payload
 
         apply_phase(leg, report, call)
         expect_known_failure(item, leg, report, item.config.stash[FINISHED_KNOWN_KEY])
@@ -474,7 +474,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 report.dualdb = payload
             del item.stash[LEG_KEY]  # the payload has it all; don't keep every leg alive
     elif PAIRED_KEY in item.stash:
-        from dualdb.leg_outcome import paired_phase
+        from dualdb.run.legs import paired_phase
 
         paired_phase(item, item.stash[PAIRED_KEY], report, call, state_of(item.config))
     return report
@@ -495,7 +495,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if not state.settings.dual or not state.legs:
         return
-    from dualdb.reporting import finish_report
+    from dualdb.report.finish import finish_report
 
     outcome = finish_report(state)
     config.stash[REPORT_KEY] = outcome
@@ -517,7 +517,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     terminalreporter.section("pytest-dualdb: SQLite vs PostgreSQL")
     if shadowed:
-        from dualdb.adoption import shadowed_line
+        from dualdb.plugin.adoption import shadowed_line
 
         terminalreporter.write_line(shadowed_line(shadowed), yellow=True, bold=True)
     if outcome is None:

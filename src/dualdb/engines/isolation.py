@@ -38,7 +38,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from dualdb.backends import Backend, postgres
+from dualdb.engines.provision import Backend, postgres
 from dualdb.harness_notes import KEPT_OWN_WRITES_NOTE, LOST_FOREIGN_WORK_NOTE
 
 TRACKER_KEY = "dualdb_savepoints"

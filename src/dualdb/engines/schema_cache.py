@@ -43,7 +43,7 @@ from typing import Any, Callable
 from sqlalchemy import MetaData
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from dualdb.schema import SchemaState
+from dualdb.engines.schema import SchemaState
 
 LAYOUT = 1  # bump when what a cached schema holds changes
 KEEP = 3  # cached schemas kept per cache folder (least recently used dropped)
@@ -94,7 +94,7 @@ def alembic_sources(config_path: str) -> list[tuple[str, str]]:
     Read through Alembic's own Config/ScriptDirectory, so ``%(here)s`` and a
     ``script_location`` relative to the ini resolve as they do for the upgrade.
     """
-    from dualdb.migrations import Migrations
+    from dualdb.engines.migrations import Migrations
 
     migrations = Migrations(config_path, "head", list)
     folder = _script_folder(migrations._path())
@@ -187,7 +187,7 @@ def decode_state(record: dict[str, Any]) -> tuple[SchemaState | None, Any]:
                              seen_tables=int(data["seen_tables"]))
     migration = None
     if "migration" in record:
-        from dualdb.migrations import MigrationRun, StepOutcome
+        from dualdb.engines.migrations import MigrationRun, StepOutcome
 
         data = record["migration"]
         drift = data["metadata_drift"]
@@ -239,7 +239,7 @@ def load_sqlite(cache_dir: Path, fingerprint: str, dest: Path) -> dict[str, Any]
 
 def publish_sqlite(cache_dir: Path, fingerprint: str, built: Path, record: dict[str, Any]) -> None:
     """Publish ``built`` (a closed SQLite file with the schema) and its record, replacing an older entry."""
-    from dualdb.backends.server import _publish_dir
+    from dualdb.engines.server import _publish_dir
 
     entry = sqlite_entry(cache_dir, fingerprint)
     entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -261,7 +261,7 @@ def publish_replacing(target: Path, fill: Callable[[Path], None]) -> None:
     Between the two renames a concurrent run finds no entry and builds its
     own: slower, never half-built.
     """
-    from dualdb.backends.server import _publish_dir
+    from dualdb.engines.server import _publish_dir
 
     if target.exists():
         _discard(target)

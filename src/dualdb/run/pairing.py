@@ -29,7 +29,7 @@ MAX_TESTS_PER_UNIT = 25
 
 def pair_units(nodeids: list[str], workers: int) -> dict[str, str]:
     """Map each node id to its unit: whole tests (both legs), in order, within one module."""
-    from dualdb.leg_outcome import base_nodeid  # the controller has node ids only, no items saying the backend
+    from dualdb.run.legs import base_nodeid  # the controller has node ids only, no items saying the backend
 
     bases = {nodeid: base_nodeid(nodeid) for nodeid in nodeids}
     per_module: dict[str, dict[str, int]] = {}
@@ -95,7 +95,7 @@ class WorkerLegs:
                 return [sibling]
             self.waiting[leg["nodeid"]] = leg
             return []
-        from dualdb.runstate import drop_evidence_if_same
+        from dualdb.run.state import drop_evidence_if_same
 
         pair = {sibling["backend"]: sibling, leg["backend"]: leg}
         verdict = drop_evidence_if_same(leg["nodeid"], pair)

@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-from dualdb.backends.binaries import PgBinaries, has_icu
-from dualdb.backends.locales import COLLATION_NOTE_SETTING, ClusterLocale, cluster_locale
+from dualdb.engines.binaries import PgBinaries, has_icu
+from dualdb.engines.locales import COLLATION_NOTE_SETTING, ClusterLocale, cluster_locale
 
 __all__ = [
     "LocalServer",
@@ -509,7 +509,7 @@ def _copy_schema_cluster(base: Path, key: str | None, datadir: Path, run_as: _Ru
 
 def _keep_cluster(datadir: Path, target: Path) -> None:
     """Publish a cleanly stopped data folder as ``target/data`` (replacing an older one), keep the newest few."""
-    from dualdb.backends.schema_cache import KEEP, prune, publish_replacing
+    from dualdb.engines.schema_cache import KEEP, prune, publish_replacing
 
     publish_replacing(target, lambda tmp: _copy_tree(datadir, tmp / "data", None))
     prune(target.parent, _SCHEMA_PREFIX, KEEP)

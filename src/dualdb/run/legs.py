@@ -14,7 +14,7 @@ import pytest
 from dualdb.capture import LegRecorder
 from dualdb.harness_notes import ABORTED_NOTE
 from dualdb.records import ErrorRecord, LegPayload, first_line
-from dualdb.stash import PAIRED_OUTCOME_KEY
+from dualdb.plugin.stash import PAIRED_OUTCOME_KEY
 
 
 

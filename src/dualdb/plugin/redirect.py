@@ -91,9 +91,9 @@ class Controller:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_setupnodes(self, config: pytest.Config, specs) -> None:  # noqa: ANN001
         """Before the workers start: the server they will use, in the environment they inherit."""
-        from dualdb.backends import postgres
+        from dualdb.engines import postgres
         from dualdb.errors import DualdbError
-        from dualdb.stash import state_of
+        from dualdb.plugin.stash import state_of
 
         state = state_of(config)
         try:
@@ -125,7 +125,7 @@ class Controller:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Before the report is written: keep only the tests that touched a database in a leg."""
-        from dualdb.stash import state_of
+        from dualdb.plugin.stash import state_of
 
         keep_database_tests(state_of(session.config).legs)
 
@@ -172,7 +172,7 @@ def _configure_worker(config: pytest.Config) -> None:
     if not leg:
         return
     from dualdb.redirect import engines
-    from dualdb.stash import SETTINGS_KEY, state_of
+    from dualdb.plugin.stash import SETTINGS_KEY, state_of
 
     hook = engines.ACTIVE
     if hook is None or hook.leg != leg:
@@ -220,9 +220,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001, ANN20
     if not leg_name:
         return (yield)
     from dualdb.redirect import engines
-    from dualdb.stash import LEG_KEY
+    from dualdb.plugin.stash import LEG_KEY
     from dualdb.plugin import _begin_leg, _end_leg
-    from dualdb.stash import state_of
+    from dualdb.plugin.stash import state_of
 
     state, hook = state_of(item.config), engines.ACTIVE
     for note in hook.pending_notes():

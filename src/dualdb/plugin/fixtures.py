@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 
 from dualdb.errors import DualdbError
-from dualdb.stash import LEG_KEY, PAIRED_KEY, state_of
+from dualdb.plugin.stash import LEG_KEY, PAIRED_KEY, state_of
 
 if TYPE_CHECKING:  # importing this module must stay cheap: pytest imports it in every run (see plugin)
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.orm import Session, sessionmaker
 
-    from dualdb.backends import Backend
-    from dualdb.runstate import RunState
+    from dualdb.engines.provision import Backend
+    from dualdb.run.state import RunState
 
 @pytest.fixture(scope="session")
 def _dualdb_state(request: pytest.FixtureRequest) -> RunState:
@@ -62,7 +62,7 @@ def db_connection(
     Cheap (a pooled connection, ~2 ms per test). Anything the test writes,
     including savepoints it releases, disappears at the end.
     """
-    from dualdb import isolation
+    from dualdb.engines import isolation
 
     _dualdb_state.provisioner.refresh_schema(dualdb_backend)
     with isolation.rolled_back_connection(dualdb_backend) as (conn, tracker):
@@ -83,7 +83,7 @@ def db_session(db_connection: Connection) -> Iterator[Session]:
     nothing survives the test. For applications that open several sessions
     per test, use ``dualdb_sessionmaker`` instead.
     """
-    from dualdb import isolation
+    from dualdb.engines import isolation
 
     session = isolation.savepoint_session(db_connection)
     try:
@@ -103,7 +103,7 @@ def dualdb_sessionmaker(db_connection: Connection) -> Iterator[sessionmaker]:
     isolation works" in the README for the one case it cannot). Everything
     is rolled back after the test; sessions still open are closed.
     """
-    from dualdb import isolation
+    from dualdb.engines import isolation
 
     factory = isolation.TestSessionmaker(db_connection)
     try:
@@ -165,7 +165,7 @@ def client(request: pytest.FixtureRequest, dualdb_sessionmaker: sessionmaker, ob
     ``client`` fixture in your own conftest takes precedence over this one.
     """
     try:
-        from dualdb.fastapi import ObservingClient, load_object, override_get_db
+        from dualdb.contrib.fastapi import ObservingClient, load_object, override_get_db
     except DualdbError as exc:  # MissingExtra: FastAPI is an extra
         pytest.fail(f"pytest-dualdb: {exc}", pytrace=False)
 
@@ -204,7 +204,7 @@ def dual(request: pytest.FixtureRequest, _dualdb_state: RunState) -> Iterator[An
     ``explain`` phase; see ``allow_dual_in_given``). Works with or without
     ``--dual-db`` (the test runs once, on both engines); with it, a
     divergence is one report entry holding the minimal example. Costs a few
-    ms per example. Strategies: ``dualdb.hypothesis``.
+    ms per example. Strategies: ``dualdb.contrib.strategies``.
     """
     from dualdb.paired import Paired
 

@@ -12,17 +12,17 @@ from typing import Any
 
 from sqlalchemy import MetaData
 
-from dualdb.backends import Backend, Provisioner
+from dualdb.engines.provision import Backend, Provisioner
 from dualdb.capture import LegRecorder, StatementCapture
 from dualdb.config import Settings
 from dualdb.errors import add_note
 from dualdb.harness_notes import LOCK_HINT
-from dualdb.isolation import install_savepoint_tracking
+from dualdb.engines.isolation import install_savepoint_tracking
 from dualdb.process_state import EnvironTimelines, SeededEntropy
 from dualdb.records import LegPayload, SchemaFinding
 from dualdb.report.build import build_report
 from dualdb.report.model import Report
-from dualdb.schema import resolve_metadata
+from dualdb.engines.schema import resolve_metadata
 
 
 class RunState:
@@ -33,7 +33,7 @@ class RunState:
         self.captures: dict[str, StatementCapture] = {}
         self._prepared: set[str] = set()
         self.xdist_controller = False  # set when xdist workers were configured from this process
-        self.worker_legs = None  # leg_pairing.WorkerLegs on an xdist worker
+        self.worker_legs = None  # run.pairing.WorkerLegs on an xdist worker
         self.extra_captures: dict[str, list[StatementCapture]] = {}  # e.g. the async engine's
         self.schema_findings: list[SchemaFinding] = []  # from legs (xdist workers) and local runs
         self.legs: dict[str, dict[str, LegPayload]] = {}

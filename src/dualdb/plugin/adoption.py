@@ -29,7 +29,7 @@ PLUGIN_FIXTURES = (
     "observe", "client", "dual",
     "db_async_engine", "db_async_connection", "db_async_session", "dualdb_async_sessionmaker",
 )
-PLUGIN_MODULES = ("dualdb.fixtures", "dualdb.async_fixtures")
+PLUGIN_MODULES = ("dualdb.plugin.fixtures", "dualdb.plugin.async_fixtures")
 
 # Options that take a value. pytest picks the rootdir (and its ini) before plugins load, so in
 # `--opt VALUE` an existing VALUE is taken for a test path by that search.

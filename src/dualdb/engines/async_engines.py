@@ -30,10 +30,10 @@ from typing import Any
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from dualdb.backends import Backend
+from dualdb.engines.provision import Backend
 from dualdb.capture import WRITE_VERBS, RecordingSqliteConnection, StatementCapture, _RecordingMixin
 from dualdb.config import Settings
-from dualdb.isolation import reset_sequences_before_rollback
+from dualdb.engines.isolation import reset_sequences_before_rollback
 
 class AsyncDriverMissing(RuntimeError):
     """An async driver (or greenlet) is not installed: the message says what to install."""
@@ -43,7 +43,7 @@ def make_async_engine(backend: Backend, settings: Settings) -> AsyncEngine:
     """An ``AsyncEngine`` on the same database as ``backend.engine``."""
     _check_drivers(backend.name)
     if backend.name == "sqlite":
-        from dualdb.backends import sqlite as sqlite_backend
+        from dualdb.engines import sqlite as sqlite_backend
 
         path = backend.engine.url.database
         engine = create_async_engine(
@@ -247,7 +247,7 @@ async def rolled_back_async_connection(engine: AsyncEngine, backend: Backend) ->
 def _new_tracker() -> tuple[Any, str]:
     """The sync model's savepoint tracker and the ``Connection.info`` key it lives under."""
     try:
-        from dualdb.isolation import TRACKER_KEY, SavepointTracker
+        from dualdb.engines.isolation import TRACKER_KEY, SavepointTracker
     except ImportError:  # an isolation model without savepoint tracking
         return None, "dualdb_savepoints"
     return SavepointTracker(), TRACKER_KEY

@@ -20,8 +20,8 @@ from sqlalchemy.engine import URL, Engine
 
 from dualdb.config import Settings
 from dualdb.errors import BackendError
-from dualdb.schema import SchemaState, create_tables, needs_refresh
-from dualdb.backends import postgres, sqlite
+from dualdb.engines.schema import SchemaState, create_tables, needs_refresh
+from dualdb.engines import postgres, sqlite
 
 
 @dataclass
@@ -118,7 +118,7 @@ class Provisioner:
         (``dualdb_alembic_config``) or ``create_all`` of ``dualdb_metadata``."""
         if not self.settings.alembic_config:
             return create_tables(engine, self.metadatas, state)
-        from dualdb.migrations import install_failure_notes
+        from dualdb.engines.migrations import install_failure_notes
 
         run = self.migrations.upgrade(engine, name, record=main)
         state.seen_tables = sum(len(m.tables) for m in self.metadatas)
@@ -129,7 +129,7 @@ class Provisioner:
     @property
     def migrations(self):  # noqa: ANN201 - migrations.Migrations
         if self._migrations is None:
-            from dualdb.migrations import Migrations
+            from dualdb.engines.migrations import Migrations
 
             self._migrations = Migrations(
                 self.settings.alembic_config, self.settings.alembic_revision, lambda: self.metadatas
@@ -158,7 +158,7 @@ class Provisioner:
     def source_fingerprint(self) -> str:
         """The fingerprint of the project's schema declaration (models' DDL or migration scripts), once per run."""
         if self._source_fp is None:
-            from dualdb.backends.schema_cache import source_fingerprint
+            from dualdb.engines.schema_cache import source_fingerprint
 
             self._source_fp = source_fingerprint(self.settings, self.metadatas)
         return self._source_fp
@@ -168,8 +168,8 @@ class Provisioner:
 
         Returns the build's record (tables created/failed, the Alembic run) and where it came from.
         """
-        from dualdb.backends import schema_cache
-        from dualdb.backends.server import default_cache_dir
+        from dualdb.engines import schema_cache
+        from dualdb.engines.server import default_cache_dir
 
         cache = default_cache_dir()
         fingerprint = schema_cache.sqlite_fingerprint(self.source_fingerprint())
@@ -193,7 +193,7 @@ class Provisioner:
 
     def _build_record(self, engine: Engine, name: str) -> dict:
         """Build the schema on ``engine`` (an empty database) and return what the build recorded."""
-        from dualdb.backends.schema_cache import encode_state
+        from dualdb.engines.schema_cache import encode_state
 
         if self.settings.alembic_config:
             run = self.migrations.upgrade(engine, name, record=True)
@@ -204,13 +204,13 @@ class Provisioner:
     def _adopt(self, backend: Backend, record: dict, source: str) -> None:
         """Give ``backend`` the state of the schema it was cloned from: no re-check, and for Alembic the
         migration run (its findings and the notes failing tests get)."""
-        from dualdb.backends.schema_cache import decode_state
+        from dualdb.engines.schema_cache import decode_state
 
         schema, run = decode_state(record)
         if schema is not None:
             backend.schema = schema
         if run is not None:
-            from dualdb.migrations import install_failure_notes
+            from dualdb.engines.migrations import install_failure_notes
 
             backend.migration = run
             self.migrations.runs[backend.name] = run
@@ -246,8 +246,8 @@ class Provisioner:
             self._admin()
 
     def _start_local_server(self) -> str:
-        from dualdb.backends.binaries import BinariesNotFound, find_binaries
-        from dualdb.backends.server import ServerError, reap_leftovers, start_server
+        from dualdb.engines.binaries import BinariesNotFound, find_binaries
+        from dualdb.engines.server import ServerError, reap_leftovers, start_server
 
         try:
             binaries = find_binaries(self.settings.pg_binaries)
@@ -273,7 +273,7 @@ class Provisioner:
 
     def _start_ledger(self, url: URL) -> None:
         """On the user's server: reap what killed runs left, and record what this run creates."""
-        from dualdb.backends.leftovers import DatabaseLedger, reap_databases, server_key
+        from dualdb.engines.leftovers import DatabaseLedger, reap_databases, server_key
 
         key = server_key(url)
         for line in reap_databases(self._pg_admin, key):
@@ -298,7 +298,7 @@ class Provisioner:
     @property
     def template_name(self) -> str:
         """``dualdb_tpl_<fp>``: the fingerprint covers the schema declaration, the server version and collation."""
-        from dualdb.backends.schema_cache import postgres_fingerprint, template_name
+        from dualdb.engines.schema_cache import postgres_fingerprint, template_name
 
         self._admin()
         collation, _ = postgres.choose_collation(self._pg_info, self.settings.pg_collation)
@@ -346,7 +346,7 @@ class Provisioner:
 
     def _template_record(self, conn, name: str) -> dict | None:  # noqa: ANN001
         """The build record of template ``name`` if it exists and its comment proves it finished."""
-        from dualdb.backends.schema_cache import read_comment
+        from dualdb.engines.schema_cache import read_comment
 
         comment = conn.execute(
             text("SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = :n"),
@@ -363,7 +363,7 @@ class Provisioner:
         run killed mid-build leaves nothing a later run would trust, and the
         next run reaps it; once signed it leaves the ledger and is kept.
         """
-        from dualdb.backends.schema_cache import template_comment
+        from dualdb.engines.schema_cache import template_comment
 
         exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
         if exists:  # our own name: an unsigned (interrupted) or a stale build being forced (--dualdb-rebuild)
@@ -386,7 +386,7 @@ class Provisioner:
     def _track_created(self, name: str) -> None:
         self._pg_databases.append(name)
         if self._server is not None:
-            from dualdb.backends.server import record_database
+            from dualdb.engines.server import record_database
 
             record_database(self._server, name)
         elif self._ledger is not None:
@@ -473,7 +473,7 @@ class Provisioner:
 
     def _forget(self, name: str) -> None:
         if self._server is not None:
-            from dualdb.backends.server import forget_database
+            from dualdb.engines.server import forget_database
 
             forget_database(self._server, name)
         elif self._ledger is not None:

@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlalchemy.engine import URL, Engine
 
 from dualdb.process_state import system_token_hex
-from dualdb.backends import postgres
-from dualdb.backends.server import _alive, _atomic_write_json, _claim_if_orphaned, _process_started, _read_record, default_cache_dir
+from dualdb.engines import postgres
+from dualdb.engines.server import _alive, _atomic_write_json, _claim_if_orphaned, _process_started, _read_record, default_cache_dir
 
 
 def server_key(url: URL) -> str:

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from dualdb.stash import LEG_KEY
+from dualdb.plugin.stash import LEG_KEY
 
 if TYPE_CHECKING:  # this module is imported in every pytest run: asyncio and the backends load on use
     import asyncio
 
-    from dualdb.backends import Backend
-    from dualdb.runstate import RunState
+    from dualdb.engines.provision import Backend
+    from dualdb.run.state import RunState
 
 T = TypeVar("T")
 
@@ -173,7 +173,7 @@ class AsyncEngines:
     def get(self, backend: Backend):  # noqa: ANN201
         engine = self._engines.get(backend.name)
         if engine is None:
-            from dualdb.async_engines import AsyncDriverMissing, AsyncStatementCapture, make_async_engine
+            from dualdb.engines.async_engines import AsyncDriverMissing, AsyncStatementCapture, make_async_engine
 
             try:
                 engine = make_async_engine(backend, self.state.settings)
@@ -185,7 +185,7 @@ class AsyncEngines:
         return engine
 
     def close(self) -> None:
-        from dualdb.async_engines import dispose_all
+        from dualdb.engines.async_engines import dispose_all
 
         engines, self._engines = list(self._engines.values()), {}
         dispose_all(engines)
@@ -193,7 +193,7 @@ class AsyncEngines:
 
 def _install_migration_notes(backend: Backend, engine: Any) -> None:
     try:
-        from dualdb.migrations import install_failure_notes
+        from dualdb.engines.migrations import install_failure_notes
     except ImportError:
         return
     install_failure_notes(engine, backend)
@@ -240,7 +240,7 @@ def db_async_connection(
     not mix it with the sync fixtures in one test (two connections, one of
     them would wait for the other's locks on SQLite).
     """
-    from dualdb.async_engines import rolled_back_async_connection
+    from dualdb.engines.async_engines import rolled_back_async_connection
 
     _dualdb_state.provisioner.refresh_schema(dualdb_backend)
     engine = _dualdb_async_engines.get(dualdb_backend)
@@ -271,7 +271,7 @@ def db_async_session(db_async_connection: Any, _dualdb_event_loop: LoopDriver): 
 
         app.dependency_overrides[get_db] = lambda: db_async_session
     """
-    from dualdb.async_engines import savepoint_async_session
+    from dualdb.engines.async_engines import savepoint_async_session
 
     session = savepoint_async_session(db_async_connection)
     try:
@@ -289,7 +289,7 @@ def dualdb_async_sessionmaker(db_async_connection: Any, _dualdb_event_loop: Loop
     any of them is visible to the others; everything is rolled back after the
     test and sessions still open are closed. ``expire_on_commit=False``.
     """
-    from dualdb.async_engines import AsyncTestSessionmaker
+    from dualdb.engines.async_engines import AsyncTestSessionmaker
 
     factory = AsyncTestSessionmaker(db_async_connection)
     try:

@@ -16,7 +16,7 @@ import pytest
 if TYPE_CHECKING:
     from dualdb.capture import LegRecorder
     from dualdb.config import Settings
-    from dualdb.runstate import RunState
+    from dualdb.run.state import RunState
 
 # -- on the config: one run ------------------------------------------------------------
 SETTINGS_KEY = pytest.StashKey["Settings"]()
@@ -43,12 +43,12 @@ def state_of(config: pytest.Config) -> RunState:
     SQLAlchemy, psycopg or the comparison through this plugin."""
     state = config.stash.get(STATE_KEY, None)
     if state is None:
-        from dualdb.leg_pairing import WorkerLegs
-        from dualdb.runstate import RunState
+        from dualdb.run.pairing import WorkerLegs
+        from dualdb.run.state import RunState
 
         workerinput = getattr(config, "workerinput", {})
         state = RunState(settings_of(config), workerinput.get("workerid", "main"))
-        if workerinput:  # an xdist worker pairs legs itself and sends them on (leg_pairing)
+        if workerinput:  # an xdist worker pairs legs itself and sends them on (run/pairing.py)
             state.worker_legs = WorkerLegs()
         config.stash[STATE_KEY] = state
     return state
