@@ -1204,7 +1204,7 @@ def test_lookalike_control_is_not_flagged(catalogue, name):
 
 # rules whose divergence only exists in another mode, exercised by that mode's tests
 EXERCISED_ELSEWHERE = {
-    "redirect-rollback-isolation-ids": "tests/test_redirect.py::test_rollback_isolation_ids_are_explained_as_such",
+    "redirect-rollback-isolation-ids": "tests/runs/test_redirect.py::test_rollback_isolation_ids_are_explained_as_such",
 }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import MODELS
 
-PROJECTS = Path(__file__).parent / "projects"
+PROJECTS = Path(__file__).parents[1] / "projects"
 
 DB_TEST = """
 def test_a(db_session):

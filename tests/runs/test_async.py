@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import MODELS
 
-PROJECTS = Path(__file__).parent / "projects"
+PROJECTS = Path(__file__).parents[1] / "projects"
 
 SCENARIOS = {
     "test_create_customer": ("same", None),

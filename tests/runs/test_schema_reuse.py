@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from dualdb.engines import postgres
 
-PROJECTS = Path(__file__).parent / "projects"
+PROJECTS = Path(__file__).parents[1] / "projects"
 
 MODELS = """
 from sqlalchemy import String

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine
 
 from dualdb.engines.migrations import Migrations, failure_note
 
-PROJECTS = Path(__file__).parent / "projects"
+PROJECTS = Path(__file__).parents[1] / "projects"
 
 
 def copy_project(inner, name: str) -> None:  # noqa: ANN001

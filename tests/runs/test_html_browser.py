@@ -14,7 +14,7 @@ import pytest
 from conftest import MODELS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-REPO_REPORTS = Path(__file__).resolve().parent.parent / "reports"
+REPO_REPORTS = Path(__file__).resolve().parents[2] / "reports"
 FLAGS = [
     "--headless",
     "--no-sandbox",
