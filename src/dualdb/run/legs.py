@@ -47,7 +47,7 @@ def error_info(exc: BaseException) -> ErrorRecord:
     if notes:
         message = f"{message} [{'; '.join(notes)}]"
     # sqlalchemy.exc.IntegrityError on both engines, not UniqueViolation; the code is on the statement
-    return ErrorRecord(type=type(exc).__name__, message=message)
+    return ErrorRecord(type=type(exc).__name__, message=message).to_dict()  # interim: dict shape
 
 
 BACKEND_NAMES = ("sqlite", "postgresql")
