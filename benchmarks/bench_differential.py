@@ -1,7 +1,7 @@
 """How long does each differential probe take to find and shrink its divergence?
 
 Runs every probe of ``probes/test_differential.py`` on real SQLite and PostgreSQL
-through ``dualdb.paired.Paired`` (the logic of the ``dual`` fixture), several
+through ``dualdb.dual.runner.Paired`` (the logic of the ``dual`` fixture), several
 times each, with Hypothesis's default settings except that its example database
 is off (every run searches from scratch). Prints one row per probe: how often
 the divergence was found, the median / min / max time to find *and* shrink it,
@@ -37,7 +37,8 @@ settings.register_profile("dualdb-bench", database=None)
 settings.load_profile("dualdb-bench")
 
 from dualdb.config import Settings  # noqa: E402
-from dualdb.paired import DivergenceError, Paired  # noqa: E402
+from dualdb.dual.results import DivergenceError  # noqa: E402
+from dualdb.dual.runner import Paired  # noqa: E402
 from dualdb.run.state import RunState  # noqa: E402
 
 TARGET_SECONDS = 10.0

@@ -1,6 +1,6 @@
 """Paired mode (``dual``): isolation per example, finding and shrinking, one-sided errors, the report.
 
-The logic (``dualdb.paired.Paired``) is tested directly on real SQLite and
+The logic (``dualdb.dual.runner.Paired``) is tested directly on real SQLite and
 PostgreSQL engines; the fixture, the Hypothesis health check and the report
 entry through two inner pytest runs in tests/runs/test_paired_runs.py.
 """
@@ -18,8 +18,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from dualdb.engines.provision import Provisioner
 from dualdb.config import Settings
 from dualdb.contrib.strategies import rows, text_values
-from dualdb.paired import DivergenceError, Paired, Raised, side_by_side
-from dualdb.paired import HYPOTHESIS_EXAMPLE_NOTES
+from dualdb.dual.display import side_by_side
+from dualdb.dual.results import HYPOTHESIS_EXAMPLE_NOTES, DivergenceError, Raised
+from dualdb.dual.runner import Paired
 
 QUICK = settings(
     database=None,

@@ -42,7 +42,8 @@ from dualdb.contrib.strategies import (
     search_terms,
     text_values,
 )
-from dualdb.paired import Paired, Raised
+from dualdb.dual.results import Raised
+from dualdb.dual.runner import Paired
 
 FAST = settings(
     database=None,

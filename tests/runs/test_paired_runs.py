@@ -3,7 +3,7 @@ entry, in two inner pytest runs (the logic itself is tested on real engines in t
 
 from __future__ import annotations
 
-from dualdb.paired import HYPOTHESIS_EXAMPLE_NOTES
+from dualdb.dual.results import HYPOTHESIS_EXAMPLE_NOTES
 
 DUAL_TESTS = '''
 import pytest
@@ -66,7 +66,7 @@ def test_dual_fixture_works_without_dual_db(inner, models_source, linguistic):
     # test_ordering diverges only where PostgreSQL sorts text linguistically (not on the pip wheel)
     result.assert_outcomes(passed=2, failed=3) if linguistic else result.assert_outcomes(passed=3, failed=2)
     out = result.stdout.str()
-    assert ("test_ordering - dualdb.paired.DivergenceError" in out) == linguistic
+    assert ("test_ordering - dualdb.dual.results.DivergenceError" in out) == linguistic
     assert "FailedHealthCheck" in out and "uses a function-scoped fixture" in out
     assert not (inner.pytester.path / "reports" / "dualdb.json").exists()
 

@@ -206,7 +206,7 @@ def dual(request: pytest.FixtureRequest, _dualdb_state: RunState) -> Iterator[An
     divergence is one report entry holding the minimal example. Costs a few
     ms per example. Strategies: ``dualdb.contrib.strategies``.
     """
-    from dualdb.paired import Paired
+    from dualdb.dual.runner import Paired
 
     state = _dualdb_state
     try:
