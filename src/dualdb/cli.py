@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from tabulate import tabulate
 
-from dualdb.report.model import CATEGORIES
+from dualdb.report.model import CATEGORIES, Leg, Report, read_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +61,7 @@ class ProbeExpectations:
         self.expected: dict[str, dict[str, str]] = {}
 
     def pytest_collection_modifyitems(self, session, config, items) -> None:  # noqa: ANN001
-        from dualdb.run.legs import base_nodeid
+        from dualdb.ids import base_nodeid
 
         keep, drop = [], []
         for item in items:
@@ -117,14 +115,14 @@ def run_probes(args: argparse.Namespace) -> int:
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("dualdb probes: no probe matched", file=sys.stderr)
         return int(code)
-    report = json.loads((report_dir / "dualdb.json").read_text(encoding="utf-8"))
-    collation = report.get("backends", {}).get("postgresql", {}).get("collation") or "C"
+    report = read_report(report_dir / "dualdb.json")
+    collation = (report.backends.get("postgresql") or {}).get("collation") or "C"
     linguistic, icu = collation != "C", collation.endswith("-x-icu")
     rows, surprises, not_applicable = probe_table(report, expectations.expected, linguistic, icu)
     print()
     print(tabulate(rows, headers=["probe", "category", "sqlite", "postgresql", "verdict", "as documented"]))
     print()
-    engines = ", ".join(f"{name} {info.get('version')}" for name, info in report.get("backends", {}).items())
+    engines = ", ".join(f"{name} {info.get('version')}" for name, info in report.backends.items())
     checked = len(rows) - len(not_applicable)
     print(f"{len(rows)} probes on {engines}: {checked - len(surprises)} behaved as documented, "
           f"{len(surprises)} did not")
@@ -166,14 +164,13 @@ def _run_pytest(pytest, argv: list[str], plugin: object, quiet: bool) -> tuple[i
     return code, buffer.getvalue()
 
 
-def expected_failures_line(report: dict[str, Any], expected: dict[str, dict[str, str]]) -> str:
+def expected_failures_line(report: Report, expected: dict[str, dict[str, str]]) -> str:
     """One line for the legs that failed as their probe documents (the lesson, not a bug)."""
     failed = {"sqlite": 0, "postgresql": 0}
     probes = 0
-    for test in report.get("tests", []):
-        legs = test.get("legs", {})
-        failing = [name for name in failed if (legs.get(name) or {}).get("outcome") in ("failed", "error")]
-        if failing and expected.get(test["nodeid"], {}).get("expect") == "diverged":
+    for test in report.tests:
+        failing = [name for name in failed if name in test.legs and test.legs[name].outcome in ("failed", "error")]
+        if failing and expected.get(test.nodeid, {}).get("expect") == "diverged":
             probes += 1
             for name in failing:
                 failed[name] += 1
@@ -185,42 +182,40 @@ def expected_failures_line(report: dict[str, Any], expected: dict[str, dict[str,
 
 
 def probe_table(
-    report: dict[str, Any], expected: dict[str, dict[str, str]], linguistic: bool = True, icu: bool = True
+    report: Report, expected: dict[str, dict[str, str]], linguistic: bool = True, icu: bool = True
 ) -> tuple[list[list[str]], list[str], list[str]]:
     """One row per probe; the probes that contradict their documented expectation; and the
     probes that could not be checked (they need a linguistic collation, or ICU's Unicode rules
     beyond what a libc locale does, and this server lacks it)."""
     rows, surprises, not_applicable = [], [], []
-    for test in report.get("tests", []):
-        info = expected.get(test["nodeid"], {})
+    for test in report.tests:
+        info = expected.get(test.nodeid, {})
         expect = info.get("expect", "same")
-        verdict = test["verdict"]
+        verdict = test.verdict
         ok = verdict in ("diverged", "known") if expect == "diverged" else verdict == "same"
         needs = info.get("needs")
         applicable = (linguistic or needs not in ("linguistic", "icu")) and (icu or needs != "icu")
-        legs = test.get("legs", {})
         rows.append([
-            test["nodeid"].split("::")[-1],
-            info.get("category") or test.get("category") or "-",
-            _leg_cell(legs.get("sqlite")),
-            _leg_cell(legs.get("postgresql")),
-            verdict + (f" ({test['kind']})" if test.get("kind") else ""),
+            test.nodeid.split("::")[-1],
+            info.get("category") or test.category or "-",
+            _leg_cell(test.legs.get("sqlite")),
+            _leg_cell(test.legs.get("postgresql")),
+            verdict + (f" ({test.kind})" if test.kind else ""),
             ("yes" if ok else "NO") if applicable else "n/a (needs ICU)",
         ])
         if not applicable:
-            not_applicable.append(test["nodeid"])
+            not_applicable.append(test.nodeid)
         elif not ok:
-            surprises.append(f"{test['nodeid']}: expected {expect}, got {verdict}")
+            surprises.append(f"{test.nodeid}: expected {expect}, got {verdict}")
     return rows, surprises, not_applicable
 
 
-def _leg_cell(leg: dict[str, Any] | None) -> str:
-    if not leg:
+def _leg_cell(leg: Leg | None) -> str:
+    if leg is None:
         return "-"
-    error = leg.get("error")
-    if not error:
-        return leg.get("outcome", "-")
-    return f"{leg.get('outcome')}: {error.get('type')}"[:40]
+    if leg.error is None:
+        return leg.outcome
+    return f"{leg.outcome}: {leg.error.type}"[:40]
 
 
 # -- dualdb report -----------------------------------------------------------------------

@@ -33,7 +33,7 @@ MARKER_PLUGIN = '''
 import json
 import os
 
-from dualdb.run.legs import base_nodeid
+from dualdb.ids import base_nodeid
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dualdb import config as config_mod
-from dualdb.errors import DualdbError
+from dualdb.records import LegPayload
 from dualdb.run.pairing import make_scheduler
+from dualdb.plugin.usage import usage_error, usage_errors
 from dualdb.plugin.stash import (
     FINISHED_KNOWN_KEY,
     LEG_KEY,
@@ -45,81 +46,19 @@ BACKEND_FIXTURE = "dualdb_backend"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Declare ``config.OPTIONS`` (the one option table) to pytest."""
     group = parser.getgroup("dualdb", "pytest-dualdb: run database tests on SQLite and PostgreSQL")
-    group.addoption(
-        "--dual-db",
-        action="store_true",
-        dest="dual_db",
-        help="run every database test once per backend (test_x[sqlite], test_x[postgresql]) "
-        "and write a divergence report",
-    )
-    group.addoption(
-        "--dualdb-pg-url",
-        dest="dualdb_pg_url",
-        metavar="URL",
-        help="use this PostgreSQL server (env DUALDB_PG_URL); the plugin creates and drops a "
-        "dualdb_<random> database on it. Default: start a private local server",
-    )
-    group.addoption(
-        "--dualdb-report-dir",
-        dest="dualdb_report_dir",
-        metavar="DIR",
-        default="reports",
-        help="where dualdb.json, dualdb.md and dualdb.html are written (default: reports)",
-    )
-    group.addoption(
-        "--dualdb-strict",
-        action="store_true",
-        dest="dualdb_strict",
-        help="exit non-zero when a test diverged and is not marked dualdb_known, or a schema finding "
-        "(an Alembic revision failing on one engine, one-engine drift) is not acknowledged by "
-        "dualdb_known_schema or --dualdb-baseline; needs --dual-db",
-    )
-    group.addoption(
-        "--dualdb-baseline",
-        dest="dualdb_baseline",
-        metavar="FILE",
-        help="accept the divergences and schema findings named in FILE: a previous dualdb.json, or "
-        "lines of node ids (as pytest prints them) and Alembic revision or schema finding ids",
-    )
-    group.addoption(
-        "--dualdb-rebuild",
-        action="store_true",
-        dest="dualdb_rebuild",
-        help="build the schema (tables or Alembic migrations) again instead of reusing the one kept from "
-        "an earlier run; a change to the models, the migrations or the settings is picked up without it",
-    )
-    parser.addini("dualdb_metadata", "module:attribute lines naming a MetaData or declarative base "
-                  "to create on each backend", type="linelist", default=[])
-    parser.addini("dualdb_known_schema", "schema findings --dualdb-strict accepts, one per line: an Alembic "
-                  "revision id (all its findings) or a finding id as the report prints it, e.g. "
-                  "migration:sqlite:c3 or drift:sqlite:foreign key posts(author_id) -> users(id)",
-                  type="linelist", default=[])
-    parser.addini("dualdb_backend", "backend used without --dual-db: sqlite (default) or postgresql",
-                  default="sqlite")
-    parser.addini("dualdb_sqlite_pragmas", "name=value PRAGMAs set on every SQLite connection, to mirror "
-                  "production (e.g. foreign_keys=ON); none by default", type="linelist", default=[])
-    parser.addini("dualdb_pg_collation", "collation of the throwaway PostgreSQL database: auto (ICU en-US, "
-                  "else en_US.UTF-8, else C), or a name such as C or en-US-x-icu", default="auto")
-    parser.addini("dualdb_pg_timezone", "TimeZone of the PostgreSQL sessions (default UTC)", default="UTC")
-    parser.addini("dualdb_pg_binaries", "folder with PostgreSQL server binaries (initdb, postgres) to use "
-                  "for the local server (env DUALDB_PG_BINARIES)", default="")
-    parser.addini("dualdb_alembic_config", "path to alembic.ini: build each schema from migrations", default="")
-    parser.addini("dualdb_alembic_revision", "revision to upgrade to (default head)", default="head")
-    parser.addini("dualdb_max_statements", "statements captured per test and leg (default 200)", default="")
-    parser.addini("dualdb_max_rows", "rows kept per captured statement, the rest hashed (default 50)",
-                  default="")
-    parser.addini("dualdb_max_cells", "values kept per test and leg across all statements, the rest "
-                  "hashed (default 2000)", default="")
-    parser.addini("dualdb_lock_timeout_ms", "how long a statement of a rolled-back test may wait for a "
-                  "lock before it fails with a hint instead of hanging (default 10000)", default="")
-    parser.addini("dualdb_reruns", "times a diverged test is run again on both engines, to tell a divergence "
-                  "from a result that changes between runs (default 1; 0: never). A divergence that does not "
-                  "reproduce is reported as such and does not fail --dualdb-strict", default="")
-    parser.addini("dualdb_fastapi_app", "module:attribute of the FastAPI app used by the `client` fixture",
-                  default="")
-    parser.addini("dualdb_fastapi_get_db", "module:attribute of the app's session dependency that the "
-                  "`client` fixture overrides", default="")
+    for option in config_mod.OPTIONS:
+        if option.flag and option.metavar:
+            group.addoption(option.flag, dest=option.dest, metavar=option.metavar, help=option.help)
+        elif option.flag:
+            group.addoption(option.flag, dest=option.dest, action="store_true", help=option.help)
+        if option.ini:
+            ini_help = option.ini_help or option.help
+            if option.ini_type:
+                parser.addini(option.ini, ini_help, type=option.ini_type)
+            else:
+                parser.addini(option.ini, ini_help)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -130,10 +69,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "reported as xfailed",
     )
     _check_value_options(config)
-    try:
+    with usage_errors():
         settings = config_mod.resolve(config.getoption, config.getini)
-    except DualdbError as exc:
-        raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
     workerinput = getattr(config, "workerinput", {})
     if workerinput.get("dualdb_pg_url"):
         # an xdist worker: use the server the controller started (one server per run)
@@ -144,10 +81,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.baseline is not None and not workerinput:
         from dualdb.run.baseline import load_baseline
 
-        try:
+        with usage_errors():
             load_baseline(settings.baseline)  # a bad baseline fails now, not after the whole run
-        except DualdbError as exc:
-            raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
     config.stash[FINISHED_KNOWN_KEY] = {}
     config.stash[SHADOWED_KEY] = {}
@@ -182,15 +117,17 @@ class LegCollector:
         return state_of(self.config)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        payload = getattr(report, "dualdb", None)
-        legs = getattr(report, "dualdb_legs", None)
+        payload = getattr(report, "dualdb", None)  # a LegPayload: the leg ran in this process
+        legs = getattr(report, "dualdb_legs", None)  # plain data: it may have crossed from an xdist worker
         if not payload and not legs:
             return  # most reports: don't build the run state for them
         if payload and report.when == "teardown":
-            self.state.record_leg(payload["nodeid"], payload["backend"], payload)
+            self.state.record_leg(payload.nodeid, payload.backend, payload)
         # a `dual` test (both engines at once), or a pair an xdist worker compared
-        for leg in legs or ():
-            self.state.record_leg(leg["nodeid"], leg["backend"], leg)
+        if legs:
+            report.dualdb_legs = None  # the report outlives the run (terminal stats): keep one copy, the record
+        for leg in map(LegPayload.from_dict, legs or ()):
+            self.state.record_leg(leg.nodeid, leg.backend, leg)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:  # noqa: ANN001 - xdist's WorkerController
@@ -201,9 +138,9 @@ class LegCollector:
             shadowed[where] = max(shadowed.get(where, 0), tests)
         if not output.get("dualdb_legs") and not output.get("dualdb_reruns"):
             return
-        for leg in output.get("dualdb_legs") or ():
-            self.state.record_leg(leg["nodeid"], leg["backend"], leg)
-        for leg in output.get("dualdb_reruns") or ():  # diverged tests the worker ran again
+        for leg in map(LegPayload.from_dict, output.get("dualdb_legs") or ()):
+            self.state.record_leg(leg.nodeid, leg.backend, leg)
+        for leg in map(LegPayload.from_dict, output.get("dualdb_reruns") or ()):  # diverged tests the worker ran again
             self.state.record_rerun(leg)
 
 
@@ -221,21 +158,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if hasattr(config, "workerinput") or not config.pluginmanager.has_plugin("dsession"):
         return
     state = state_of(config)
-    try:
+    with usage_errors():
         state.provisioner.metadatas  # noqa: B018 - imports and validates dualdb_metadata
         state.provisioner.check_server()
-    except DualdbError as exc:
-        raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerController
     """xdist controller: start the one local server of the run and hand its URL to each worker."""
     state = state_of(node.config)
-    try:
+    with usage_errors():
         url = state.provisioner.shared_server_url()
-    except DualdbError as exc:
-        raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
     if url:
         node.workerinput["dualdb_pg_url"] = url
     node.workerinput["dualdb_run_id"] = state.settings.run_id
@@ -300,13 +233,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not needed and not settings.metadata_specs:
         return  # no database test selected: don't build the run state (an idle plugin costs nothing)
     state = state_of(session.config)
-    try:
+    with usage_errors():
         state.provisioner.metadatas  # import errors surface before any server starts  # noqa: B018
         for name in ("sqlite", "postgresql"):
             if name in needed:
                 state.backend(name)
-    except DualdbError as exc:
-        raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
 
 
 def _check_known_marker(item: pytest.Item) -> None:
@@ -318,10 +249,10 @@ def _check_known_marker(item: pytest.Item) -> None:
     try:
         known = known_marker(item)
     except TypeError as exc:
-        raise pytest.UsageError(f"pytest-dualdb: {item.nodeid}: dualdb_known: {exc}") from None
+        raise usage_error(f"{item.nodeid}: dualdb_known: {exc}") from None
     if known and known["xfail"] and "dual" in getattr(item, "fixturenames", ()):
-        raise pytest.UsageError(
-            f"pytest-dualdb: {item.nodeid}: dualdb_known(xfail=True) marks the failing leg of a test run "
+        raise usage_error(
+            f"{item.nodeid}: dualdb_known(xfail=True) marks the failing leg of a test run "
             "once per engine; a test using `dual` runs both engines in one test: use @pytest.mark.xfail"
         )
 
@@ -345,7 +276,7 @@ def _check_client_extra(items: list[pytest.Item]) -> None:
     if ours:
         feature = MISSING_EXTRA_CLIENT.format(count=ours)
         missing = "fastapi" if importlib.util.find_spec("fastapi") is None else "httpx"
-        raise pytest.UsageError("pytest-dualdb: " + MISSING_EXTRA.format(feature=feature, package=missing,
+        raise usage_error(MISSING_EXTRA.format(feature=feature, package=missing,
                                                                           extra="fastapi"))
 
 
@@ -377,8 +308,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem):  # noqa: ANN001
 
 def _begin_leg(item: pytest.Item, state: RunState, backend: str) -> None:
     """Before a leg: its recorder, the backend's environment, the test's seeds, capture on."""
-    from dualdb.run.legs import base_nodeid
-    from dualdb.reseed import reseed, seed_for, seed_hypothesis
+    from dualdb.ids import base_nodeid
+    from dualdb.capture.reseed import reseed, seed_for, seed_hypothesis
 
     leg = state.new_leg(backend)
     item.stash[LEG_KEY] = leg
@@ -428,7 +359,7 @@ def _rerun_diverged(session: pytest.Session, state: RunState, diverged: list[str
     """
     from _pytest.runner import runtestprotocol
 
-    from dualdb.run.legs import base_nodeid
+    from dualdb.ids import base_nodeid
 
     if not diverged:
         return
@@ -469,7 +400,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             if item.stash.get(RERUN_KEY, False):
                 state.record_rerun(payload)
             elif state.worker_legs is not None:
-                report.dualdb_legs = state.worker_legs.add(payload)
+                report.dualdb_legs = [leg.to_dict() for leg in state.worker_legs.add(payload)]  # to the controller
             else:
                 report.dualdb = payload
             del item.stash[LEG_KEY]  # the payload has it all; don't keep every leg alive
@@ -489,8 +420,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None:
         return  # nothing used the plugin in this run
     if state.worker_legs is not None:
-        config.workeroutput["dualdb_legs"] = state.worker_legs.flush()
-        config.workeroutput["dualdb_reruns"] = [leg for by_backend in state.reruns.values()
+        config.workeroutput["dualdb_legs"] = [leg.to_dict() for leg in state.worker_legs.flush()]
+        config.workeroutput["dualdb_reruns"] = [leg.to_dict() for by_backend in state.reruns.values()
                                                 for legs in by_backend.values() for leg in legs]
         return
     if not state.settings.dual or not state.legs:
@@ -526,10 +457,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(line)
     for line in outcome.unexpected_lines:
         terminalreporter.write_line(line, red=True)
-    if config.getoption("dualdb_strict"):
+    if settings_of(config).strict:
         for line in outcome.strict_lines():
             terminalreporter.write_line(line, red=True)
 
-
-def report_dir(config: pytest.Config) -> Path:
-    return Path(os.fspath(config.getoption("dualdb_report_dir") or "reports"))

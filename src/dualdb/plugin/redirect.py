@@ -21,24 +21,14 @@ import os
 
 import pytest
 
+from dualdb.config import setting
+from dualdb.records import LegPayload
+from dualdb.plugin.usage import usage_error, usage_errors
 from dualdb.redirect import EXTERNAL_ENV, LEG_ENV, LEGS, SERVER_ENV
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("dualdb")
-    group.addoption(
-        "--dualdb-redirect",
-        action="store_true",
-        dest="dualdb_redirect",
-        help="implies --dual-db: run the suite as it is (its own fixtures and isolation) once per engine, "
-        "in two xdist workers side by side; in the PostgreSQL one every SQLite engine the code creates "
-        "points at a throwaway PostgreSQL database",
-    )
-    parser.addini("dualdb_redirect", "true: every run is a --dualdb-redirect run", type="bool", default=False)
-
-
 def requested(config: pytest.Config) -> bool:
-    return bool(config.getoption("dualdb_redirect", False) or config.getini("dualdb_redirect"))
+    return bool(setting("redirect", config.getoption, config.getini))
 
 
 # -- the controller: two workers, one per engine ----------------------------------------
@@ -58,16 +48,16 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
 def _check_usage(config: pytest.Config) -> None:
     """One line for each way a user can ask for something redirect mode can't do."""
     if not config.pluginmanager.has_plugin("xdist"):
-        raise pytest.UsageError(
-            "pytest-dualdb: --dualdb-redirect runs each engine in its own pytest-xdist worker: "
+        raise usage_error(
+            "--dualdb-redirect runs each engine in its own pytest-xdist worker: "
             "pip install pytest-xdist (and don't disable it with -p no:xdist)"
         )
     option = config.option
     numprocesses = getattr(option, "numprocesses", None)
     if numprocesses or getattr(option, "dist", "no") != "no" or getattr(option, "tx", None):
         given = f"-n {numprocesses}" if numprocesses else f"--dist {option.dist}" if option.dist != "no" else "--tx"
-        raise pytest.UsageError(
-            f"pytest-dualdb: --dualdb-redirect already runs the suite in two xdist workers, one per engine, "
+        raise usage_error(
+            f"--dualdb-redirect already runs the suite in two xdist workers, one per engine, "
             f"side by side; remove {given} (within each engine the tests run one after the other)"
         )
 
@@ -92,15 +82,12 @@ class Controller:
     def pytest_xdist_setupnodes(self, config: pytest.Config, specs) -> None:  # noqa: ANN001
         """Before the workers start: the server they will use, in the environment they inherit."""
         from dualdb.engines import postgres
-        from dualdb.errors import DualdbError
         from dualdb.plugin.stash import state_of
 
         state = state_of(config)
-        try:
+        with usage_errors():
             state.provisioner.check_server()  # starts the local server, or reaches the user's
             url = state.provisioner.shared_server_url()
-        except DualdbError as exc:
-            raise pytest.UsageError(f"pytest-dualdb: {exc}") from None
         external = url is None
         if external:
             url = postgres.parse_url(state.settings.pg_url).render_as_string(hide_password=False)
@@ -137,9 +124,9 @@ class Controller:
                 os.environ[name] = value
 
 
-def keep_database_tests(legs: dict[str, dict[str, dict]]) -> None:
+def keep_database_tests(legs: dict[str, dict[str, LegPayload]]) -> None:
     """A test is a database test when it ran a statement (or observed a value) in either leg."""
-    for nodeid in [n for n, pair in legs.items() if not any(leg.get("database_test", True) for leg in pair.values())]:
+    for nodeid in [n for n, pair in legs.items() if not any(leg.database_test for leg in pair.values())]:
         del legs[nodeid]
 
 
@@ -160,10 +147,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
         namespaces = Namespaces(
             os.environ[SERVER_ENV],
-            collation=(early_config.getini("dualdb_pg_collation") or "auto").strip(),
+            collation=setting("pg_collation", early_config.getoption, early_config.getini),
             external=os.environ.get(EXTERNAL_ENV) == "1",
         )
-    engines.install(leg, namespaces, timezone=(early_config.getini("dualdb_pg_timezone") or "UTC").strip())
+    engines.install(leg, namespaces, timezone=setting("pg_timezone", early_config.getoption, early_config.getini))
 
 
 def _configure_worker(config: pytest.Config) -> None:
@@ -176,7 +163,7 @@ def _configure_worker(config: pytest.Config) -> None:
 
     hook = engines.ACTIVE
     if hook is None or hook.leg != leg:
-        raise pytest.UsageError(f"pytest-dualdb: this redirect worker ({leg}) started without its engine hook")
+        raise usage_error(f"this redirect worker ({leg}) started without its engine hook")
     # no parametrization: each worker is one engine; the plugin's own fixtures use that engine
     settings = config.stash[SETTINGS_KEY]
     config.stash[SETTINGS_KEY] = dataclasses.replace(settings, dual=False, default_backend=leg, redirect_leg=leg)
@@ -243,8 +230,8 @@ def pytest_runtest_makereport(item: pytest.Item, call):  # noqa: ANN001, ANN201
     report = yield
     payload = getattr(report, "dualdb", None)
     if payload is not None and _leg_name(item.config):
-        payload["nodeid"] = item.nodeid
-        payload["database_test"] = touched_database(payload)
+        payload.nodeid = item.nodeid
+        payload.database_test = touched_database(payload)
         # one bytes value instead of a tree of a few hundred strings and numbers: execnet
         # serialises the report's attributes object by object in Python, pickle in C. The
         # leg is plain data (the same types arrive), read back by ``Controller.pytest_runtest_logreport``
@@ -255,7 +242,7 @@ def pytest_runtest_makereport(item: pytest.Item, call):  # noqa: ANN001, ANN201
     return report
 
 
-def touched_database(payload: dict) -> bool:
+def touched_database(payload: LegPayload) -> bool:
     """Whether a leg read or wrote data, or observed a value.
 
     The suite's own ``create_all``/``drop_all`` in an autouse fixture runs on
@@ -263,9 +250,9 @@ def touched_database(payload: dict) -> bool:
     """
     from dualdb.sql import is_compared_verb, statement_verb
 
-    if payload.get("observations"):
+    if payload.observations:
         return True
-    return any(is_compared_verb(statement_verb(s.get("sql") or "")) for s in payload.get("statements") or ())
+    return any(is_compared_verb(statement_verb(s.sql)) for s in payload.statements)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

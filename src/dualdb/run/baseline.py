@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
 from dualdb.errors import ConfigError
-from dualdb.run.legs import base_nodeid
+from dualdb.ids import base_nodeid
+from dualdb.records import BaselineInfo, SchemaFinding
+from dualdb.records import BaselineInfo, SchemaFinding
 from dualdb.report.model import Report
 
 ACCEPTED_VERDICTS = ("diverged", "known")
@@ -50,7 +52,7 @@ def load_baseline(path: Path) -> Baseline:
             raise ConfigError(f"--dualdb-baseline: {path} is not a dualdb.json report")
         return Baseline(
             tests={t["nodeid"] for t in data.get("tests", []) if t.get("verdict") in ACCEPTED_VERDICTS},
-            schema={finding_id(f) for f in data.get("schema_findings") or [] if isinstance(f, dict)},
+            schema={finding_id(SchemaFinding.from_dict(f)) for f in data.get("schema_findings") or [] if isinstance(f, dict)},
         )
     baseline = Baseline()
     for line in text.splitlines():
@@ -96,12 +98,7 @@ def apply_baseline(report: Report, accepted: set[str], source: str) -> None:
         if entry.verdict == "diverged":
             entry.baseline = "accepted" if entry.nodeid in accepted else "new"
             (kept if entry.baseline == "accepted" else new).append(entry.nodeid)
-    report.baseline = {
-        "file": source,
-        "new": new,
-        "accepted": kept,
-        "disappeared": sorted(accepted - diverged_now),
-    }
+    report.baseline = BaselineInfo(file=source, new=new, accepted=kept, disappeared=sorted(accepted - diverged_now))
 
 
 # -- schema findings ------------------------------------------------------------------
@@ -112,17 +109,17 @@ def schema_key(text: str) -> str:
     return " ".join(text.split())
 
 
-def finding_id(finding: dict[str, Any]) -> str:
+def finding_id(finding: SchemaFinding) -> str:
     """The stable id of a schema finding, as the report prints it and a baseline or
     ``dualdb_known_schema`` line names it: ``migration:<backend>:<revision>`` for a
     revision that failed, ``drift:<backend>:<what>`` for one-engine drift (``what``
     comes from the schema, e.g. ``foreign key posts(author_id) -> users(id)``)."""
-    kind = finding.get("kind") or "schema"
-    backend = finding.get("backend") or "-"
+    kind = finding.kind or "schema"
+    backend = finding.backend or "-"
     if kind == "migration":
-        what = finding.get("revision") or finding.get("name")
+        what = finding.revision or finding.name
     else:
-        what = finding.get("name") or finding.get("revision")
+        what = finding.name or finding.revision
     return schema_key(f"{kind}:{backend}:{what}")
 
 
@@ -134,7 +131,7 @@ def known_schema_lines(lines: Iterable[str]) -> tuple[str, ...]:
 
 def acknowledge_schema(
     report: Report, known: Iterable[str], baseline: set[str] | None
-) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+) -> tuple[list[SchemaFinding], dict[str, list[str]]]:
     """Mark each schema finding with its ``id`` and what acknowledged it, if anything.
 
     A key acknowledges a finding when it is the finding's id or its revision.
@@ -142,26 +139,25 @@ def acknowledge_schema(
     finding (``dualdb_known_schema`` lines and baseline entries that are stale).
     """
     known = list(known)
-    report.schema_findings = [dict(f) for f in report.schema_findings]  # the run's own dicts stay as they were
+    report.schema_findings = [replace(f) for f in report.schema_findings]  # the run's own findings stay as they were
     sources = [(KNOWN_SCHEMA_INI, set(known)), ("baseline", set(baseline or ()))]
     used: set[str] = set()
     blocking = []
     for finding in report.schema_findings:
-        fid = finding_id(finding)
-        finding["id"] = fid
-        keys = {fid} | ({schema_key(str(finding["revision"]))} if finding.get("revision") else set())
-        finding["acknowledged"] = None
+        fid = finding.id = finding_id(finding)
+        keys = {fid} | ({schema_key(str(finding.revision))} if finding.revision else set())
+        finding.acknowledged = None
         for source, accepted in sources:
             matched = keys & accepted
             if matched:
                 used.update(matched)
-                finding["acknowledged"] = finding["acknowledged"] or source
-        if finding["acknowledged"] is None:
+                finding.acknowledged = finding.acknowledged or source
+        if finding.acknowledged is None:
             blocking.append(finding)
     if report.baseline is not None and baseline is not None:
-        report.baseline["schema_new"] = [f["id"] for f in blocking]
-        report.baseline["schema_accepted"] = [f["id"] for f in report.schema_findings if f["acknowledged"] == "baseline"]
-        report.baseline["schema_disappeared"] = sorted(set(baseline) - used)
+        report.baseline.schema_new = [f.id for f in blocking]
+        report.baseline.schema_accepted = [f.id for f in report.schema_findings if f.acknowledged == "baseline"]
+        report.baseline.schema_disappeared = sorted(set(baseline) - used)
     stale = {
         KNOWN_SCHEMA_INI: [k for k in known if k not in used],
         "baseline": sorted(set(baseline or ()) - used),

@@ -23,14 +23,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from dualdb.records import LegPayload
+
+from dualdb.ids import base_nodeid  # the controller has node ids only, no items saying the backend
+
 UNITS_PER_WORKER = 16  # enough units for the last ones to balance the workers
 MAX_TESTS_PER_UNIT = 25
 
 
 def pair_units(nodeids: list[str], workers: int) -> dict[str, str]:
     """Map each node id to its unit: whole tests (both legs), in order, within one module."""
-    from dualdb.run.legs import base_nodeid  # the controller has node ids only, no items saying the backend
-
     bases = {nodeid: base_nodeid(nodeid) for nodeid in nodeids}
     per_module: dict[str, dict[str, int]] = {}
     for base in bases.values():
@@ -83,27 +85,27 @@ class WorkerLegs:
     """The legs an xdist worker finished whose sibling has not finished here yet."""
 
     def __init__(self) -> None:
-        self.waiting: dict[str, dict[str, Any]] = {}
+        self.waiting: dict[str, LegPayload] = {}
         self.diverged: list[str] = []  # pairs completed here that diverged: re-run here at the end
 
-    def add(self, leg: dict[str, Any]) -> list[dict[str, Any]]:
+    def add(self, leg: LegPayload) -> list[LegPayload]:
         """The legs to send with this leg's report: none yet, or the finished pair."""
-        sibling = self.waiting.pop(leg["nodeid"], None)
-        if sibling is None or sibling["backend"] == leg["backend"]:
+        sibling = self.waiting.pop(leg.nodeid, None)
+        if sibling is None or sibling.backend == leg.backend:
             if sibling is not None:  # the same leg twice (a rerun plugin): send the older now
-                self.waiting[leg["nodeid"]] = leg
+                self.waiting[leg.nodeid] = leg
                 return [sibling]
-            self.waiting[leg["nodeid"]] = leg
+            self.waiting[leg.nodeid] = leg
             return []
         from dualdb.run.state import drop_evidence_if_same
 
-        pair = {sibling["backend"]: sibling, leg["backend"]: leg}
-        verdict = drop_evidence_if_same(leg["nodeid"], pair)
-        if verdict == "diverged" and not any(p.get("known") for p in pair.values()):
-            self.diverged.append(leg["nodeid"])
+        pair = {sibling.backend: sibling, leg.backend: leg}
+        verdict = drop_evidence_if_same(leg.nodeid, pair)
+        if verdict == "diverged" and not any(p.known for p in pair.values()):
+            self.diverged.append(leg.nodeid)
         return [sibling, leg]
 
-    def flush(self) -> list[dict[str, Any]]:
+    def flush(self) -> list[LegPayload]:
         """Everything still waiting (its sibling ran on another worker, or not at all)."""
         legs = list(self.waiting.values())
         self.waiting.clear()
