@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         json_path = Path(tmp) / "dualdb.json"
         t_dict, data = _time(report.to_dict, args.repeat)
         t_json_only, _ = _time(lambda: report.write_json(json_path, data), args.repeat)
-        t_md, md = _time(lambda: render_markdown(data), args.repeat)
-        t_html, html = _time(lambda: render_html(data), args.repeat)
+        t_md, md = _time(lambda: render_markdown(report), args.repeat)
+        t_html, html = _time(lambda: render_html(report), args.repeat)
         json_size = json_path.stat().st_size
         # Sanity: the output parses back and mentions every test.
         assert json.loads(json_path.read_text(encoding="utf-8"))["summary"]["tests"] == args.tests

@@ -10,6 +10,8 @@ import pytest
 from conftest import MODELS
 
 from dualdb.cli import probe_table
+from dualdb.report.model import Report
+from dualdb.report.model import TestEntry as Entry  # not "Test*": pytest would try to collect it
 
 
 def dualdb(*args: str, cwd, env_extra: dict | None = None) -> subprocess.CompletedProcess:  # noqa: ANN001
@@ -43,11 +45,11 @@ def test_probes_category_filter(tmp_path, pg_url):
 
 
 def test_probe_table_flags_surprises_and_skips_collation_probes_on_a_c_server():
-    report = {"tests": [
-        {"nodeid": "a.py::test_sorted", "verdict": "same", "kind": None, "legs": {}},
-        {"nodeid": "a.py::test_like", "verdict": "same", "kind": None, "legs": {}},
-        {"nodeid": "a.py::test_control", "verdict": "diverged", "kind": "value", "legs": {}},
-    ]}
+    report = Report(tests=[
+        Entry(nodeid="a.py::test_sorted", verdict="same"),
+        Entry(nodeid="a.py::test_like", verdict="same"),
+        Entry(nodeid="a.py::test_control", verdict="diverged", kind="value"),
+    ])
     expected = {
         "a.py::test_sorted": {"category": "collation", "expect": "diverged", "needs": "linguistic"},
         "a.py::test_like": {"category": "collation", "expect": "diverged"},
@@ -62,7 +64,7 @@ def test_probe_table_flags_surprises_and_skips_collation_probes_on_a_c_server():
 
 def test_probe_table_checks_icu_only_probes_only_on_icu():
     """A libc en_US.UTF-8 sorts linguistically but maps case per character: ``upper('ß')`` needs ICU."""
-    report = {"tests": [{"nodeid": "a.py::test_upper_sharp_s", "verdict": "same", "kind": None, "legs": {}}]}
+    report = Report(tests=[Entry(nodeid="a.py::test_upper_sharp_s", verdict="same")])
     expected = {"a.py::test_upper_sharp_s": {"category": "strings", "expect": "diverged", "needs": "icu"}}
     for linguistic, icu in ((False, False), (True, False)):
         _, surprises, skipped = probe_table(report, expected, linguistic, icu)

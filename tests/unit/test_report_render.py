@@ -15,9 +15,9 @@ import pytest
 
 from dualdb.report.html import render_html
 from dualdb.report.markdown import mask_url, md_code, md_fence, md_text, render_markdown
-from dualdb.report.model import SCHEMA, ErrorInfo, Explanation, Leg, Report
+from dualdb.report.model import SCHEMA, ErrorInfo, Explanation, Leg, Report, read_report
 from dualdb.report.model import TestEntry as Entry  # not "Test*": pytest would try to collect it
-from dualdb.report.files import ReportFileError, load_report, rerender, write_reports
+from dualdb.report.files import ReportFileError, rerender, write_reports
 
 XSS = "<script>alert(1)</script>"
 XSS_ATTR = '" onmouseover="alert(2)'
@@ -174,7 +174,7 @@ def hostile_report() -> Report:
         schema_findings=[
             {"kind": "table", "backend": "postgresql", "name": XSS, "error": XSS, "category": "types", "fix": XSS}
         ],
-        baseline={"path": XSS, "disappeared": [XSS]},
+        baseline={"file": XSS, "disappeared": [XSS]},
     )
 
 
@@ -253,7 +253,7 @@ def cells(row: str) -> list[str]:
 
 
 def test_markdown_has_summary_engines_and_details():
-    md = render_markdown(full_report().to_dict())
+    md = render_markdown(full_report())
     assert md.startswith("# pytest-dualdb report\n")
     assert "| 6 | 1 | 2 | 1 | 1 | 1 |" in md  # tests, same, diverged, known, failed_both, skipped
     assert "3.40.1" in md and "16.4" in md and "en-US-x-icu" in md
@@ -279,7 +279,7 @@ def test_markdown_one_table_per_category():
             same(),
         ]
     )
-    md = render_markdown(report.to_dict())
+    md = render_markdown(report)
     section = md.split("## Divergences by category", 1)[1].split("\n## ", 1)[0]
     headings = re.findall(r"^### (.+)$", section, re.M)
     assert headings == ["json (2)", "collation (1)"]
@@ -290,7 +290,7 @@ def test_markdown_one_table_per_category():
 
 
 def test_markdown_table_pipes_and_newlines_are_escaped():
-    md = render_markdown(hostile_report().to_dict())
+    md = render_markdown(hostile_report())
     header_cols = None
     for row in table_rows(md):
         n = len(cells(row))
@@ -307,7 +307,7 @@ def test_markdown_table_pipes_and_newlines_are_escaped():
 
 
 def test_markdown_no_raw_html_outside_code():
-    md = render_markdown(hostile_report().to_dict())
+    md = render_markdown(hostile_report())
     prose = strip_code(md)
     # outside code, every < is backslash-escaped, so it can't start an HTML tag
     assert not re.search(r"(?<!\\)<", prose), [m for m in prose.split("\n") if re.search(r"(?<!\\)<", m)]
@@ -316,7 +316,7 @@ def test_markdown_no_raw_html_outside_code():
 
 
 def test_markdown_fences_are_longer_than_content_backticks():
-    md = render_markdown(hostile_report().to_dict())
+    md = render_markdown(hostile_report())
     blocks = fenced_blocks(md)
     assert any("````" in body for _, body in blocks)
     for fence, body in blocks:
@@ -345,7 +345,7 @@ def test_md_helpers():
 
 
 def test_markdown_empty_report():
-    md = render_markdown(Report().to_dict())
+    md = render_markdown(Report())
     assert "No database tests were recorded." in md
     assert "| 0 | 0 | 0 | 0 | 0 | 0 |" in md
     assert "## Divergences by category" not in md and "## Details" not in md
@@ -353,7 +353,7 @@ def test_markdown_empty_report():
 
 
 def test_markdown_all_same():
-    md = render_markdown(Report(tests=[same("t::a"), same("t::b")]).to_dict())
+    md = render_markdown(Report(tests=[same("t::a"), same("t::b")]))
     assert "All 2 tests behave the same" in md
     assert "## Details" not in md
 
@@ -362,8 +362,8 @@ def test_markdown_baseline_section():
     report = full_report()
     report.tests[1].baseline = "new"
     report.tests[2].baseline = "accepted"
-    report.baseline = {"path": "reports/old.json", "disappeared": ["tests/test_gone.py::test_fixed"]}
-    md = render_markdown(report.to_dict())
+    report.baseline = {"file": "reports/old.json", "disappeared": ["tests/test_gone.py::test_fixed"]}
+    md = render_markdown(report)
     section = md.split("## Baseline", 1)[1].split("\n## ", 1)[0]
     assert "`reports/old.json`" in section
     assert "**1** new, **1** accepted, **1** disappeared" in section
@@ -371,7 +371,7 @@ def test_markdown_baseline_section():
     assert "test_sort" in new and "test_unique" not in new
     assert "test_unique" in section.split("**Accepted")[1].split("**Disappeared")[0]
     assert "tests/test_gone.py::test_fixed" in section.split("**Disappeared")[1]
-    assert "## Baseline" not in render_markdown(full_report().to_dict())
+    assert "## Baseline" not in render_markdown(full_report())
 
 
 def test_markdown_schema_findings():
@@ -387,7 +387,7 @@ def test_markdown_schema_findings():
         },
         {"kind": "drift", "backend": "sqlite", "name": "users.email", "error": None, "category": None, "fix": None},
     ]
-    md = render_markdown(report.to_dict())
+    md = render_markdown(report)
     section = md.split("## Schema findings", 1)[1].split("\n## ", 1)[0]
     assert "`orders`" in section and "Use sqlalchemy.JSON" in section and "`users.email`" in section
     assert len(table_rows(section)) == 4
@@ -395,7 +395,7 @@ def test_markdown_schema_findings():
 
 def test_markdown_caps_details():
     report = Report(tests=[diverged_value(f"t.py::test_{i}") for i in range(5)])
-    md = render_markdown(report.to_dict(), max_details=2)
+    md = render_markdown(report, max_details=2)
     assert md.count("### `t.py::test_") == 2
     assert "and 3 more" in md
     assert all(f"t.py::test_{i}" in md for i in range(5))  # still in the category table
@@ -409,7 +409,7 @@ def test_markdown_observation_difference():
         "label": "total",
         "values": {"sqlite": 1, "postgresql": "1"},
     }
-    md = render_markdown(Report(tests=[t]).to_dict())
+    md = render_markdown(Report(tests=[t]))
     assert '**First difference:** observation "total"' in md
     assert "- SQLite: `1`" in md and '- PostgreSQL: `"1"`' in md
 
@@ -418,7 +418,7 @@ def test_markdown_observation_difference():
 
 
 def test_html_escapes_everything():
-    page = render_html(hostile_report().to_dict())
+    page = render_html(hostile_report())
     p = parse(page)
     scripts = [a for t, a in p.tags if t == "script"]
     assert len(scripts) == 1 and "src" not in scripts[0]  # only our inline script
@@ -433,7 +433,7 @@ def test_html_escapes_everything():
 
 
 def test_html_has_no_external_resources():
-    page = render_html(full_report().to_dict())
+    page = render_html(full_report())
     p = parse(page)
     for tag, attrs in p.tags:
         for name in ("src", "href", "action", "xlink:href", "poster", "data"):
@@ -445,7 +445,7 @@ def test_html_has_no_external_resources():
 
 
 def test_html_structure_summary_chart_filter_rows():
-    page = render_html(full_report().to_dict())
+    page = render_html(full_report())
     p = parse(page)
     bars = [a for t, a in p.tags if t == "rect" and "bar" in a.get("class", "").split()]
     assert {a["data-category"] for a in bars} == {"collation", "constraints", "ordering"}
@@ -466,7 +466,7 @@ def test_html_structure_summary_chart_filter_rows():
 
 
 def test_html_empty_report():
-    page = render_html(Report().to_dict())
+    page = render_html(Report())
     assert "No database tests were recorded." in page and "No divergences." in page
     parse(page)
 
@@ -474,7 +474,7 @@ def test_html_empty_report():
 def test_html_baseline_and_schema_sections():
     report = full_report()
     report.tests[1].baseline = "new"
-    report.baseline = {"path": "old.json", "disappeared": ["t.py::gone"]}
+    report.baseline = {"file": "old.json", "disappeared": ["t.py::gone"]}
     report.schema_findings = [
         {
             "kind": "migration",
@@ -485,67 +485,80 @@ def test_html_baseline_and_schema_sections():
             "fix": "use batch mode",
         }
     ]
-    page = render_html(report.to_dict())
+    page = render_html(report)
     assert 'id="baseline"' in page and "t.py::gone" in page and "old.json" in page
     assert 'id="schema"' in page and "0003_add_index" in page and "use batch mode" in page
-    bare = render_html(full_report().to_dict())
+    bare = render_html(full_report())
     assert 'id="baseline"' not in bare and 'id="schema"' not in bare
 
 
 # --------------------------------------------------------------------------- robustness and round trip
 
 
+ODD_TESTS = [
+    {"nodeid": "a", "verdict": "diverged"},
+    {
+        "nodeid": "b",
+        "verdict": "diverged",
+        "kind": "value",
+        "legs": None,
+        "first_difference": {"source": "statement", "index": 9, "values": None, "sql": None},
+    },
+    {
+        "nodeid": "c",
+        "verdict": "known",
+        "legs": {"sqlite": {"statements": [{"sql": None}]}},
+        "first_difference": {"source": "hypothesis", "values": {"sqlite": [1]}, "note": "x"},
+    },
+    {"nodeid": "d", "verdict": "weird", "explanation": {"title": None, "why": None, "fix": None}},
+]
+
+
 @pytest.mark.parametrize("render", [render_markdown, render_html])
-def test_renderers_survive_missing_and_odd_fields(render):
-    reports = [
+def test_saved_reports_with_missing_and_odd_fields_are_rendered_or_refused_in_one_line(render):
+    """What the reader accepts, both renderers render; the rest is one ``ReportFileError``."""
+    accepted = {
+        "schema": SCHEMA,
+        "backends": {"sqlite": None, "postgresql": {"url": None}},
+        "summary": None,
+        "warnings": None,
+        "tests": ODD_TESTS,
+        "schema_findings": [{}],
+        "baseline": {"file": None, "disappeared": ["gone"]},
+    }
+    report = Report.from_json(json.dumps(accepted))
+    assert [t.nodeid for t in report.tests] == ["a", "b", "c", "d"]
+    assert isinstance(render(report), str)
+    assert isinstance(render(Report.from_json(json.dumps({"schema": SCHEMA}))), str)
+    refused = [
         {},
         {"schema": SCHEMA, "tests": None, "backends": None, "summary": None, "warnings": None, "baseline": None},
-        {
-            "schema": SCHEMA,
-            "backends": {"sqlite": None, "postgresql": {"url": None}},
-            "tests": [
-                None,
-                {"nodeid": "a", "verdict": "diverged"},
-                {
-                    "nodeid": "b",
-                    "verdict": "diverged",
-                    "kind": "value",
-                    "legs": None,
-                    "first_difference": {"source": "statement", "index": 9, "values": None, "sql": None},
-                },
-                {
-                    "nodeid": "c",
-                    "verdict": "known",
-                    "legs": {"sqlite": {"statements": [None, {"sql": None}], "observations": [None]}},
-                    "first_difference": {"source": "hypothesis", "values": {"sqlite": [1]}, "note": "x"},
-                },
-                {"nodeid": "d", "verdict": "weird", "explanation": {"title": None}},
-            ],
-            "schema_findings": [None, {}],
-            "baseline": {"disappeared": "one"},
-        },
+        {"schema": SCHEMA, "tests": [None, *ODD_TESTS]},
+        {"schema": SCHEMA, "tests": [{"verdict": "same"}]},
+        {"schema": SCHEMA, "tests": [{"nodeid": "e", "verdict": "same", "explanation": {"title": "t", "colour": 1}}]},
     ]
-    for report in reports:
-        assert isinstance(render(report), str)
+    for document in refused:
+        with pytest.raises(ReportFileError):
+            Report.from_json(json.dumps(document))
 
 
 def test_round_trip_through_json_renders_identically():
     report = hostile_report()
     report.tests[0].baseline = "new"
-    data = report.to_dict()
-    reread = Report.from_dict(json.loads(json.dumps(data))).to_dict()
-    assert reread == json.loads(json.dumps(data))
-    assert render_markdown(reread) == render_markdown(data)
-    assert render_html(reread) == render_html(data)
+    saved = json.loads(json.dumps(report.to_dict()))
+    reread = Report.from_json(json.dumps(saved))
+    assert reread.to_dict() == saved
+    assert render_markdown(reread) == render_markdown(report)
+    assert render_html(reread) == render_html(report)
 
 
 def test_write_reports_and_rerender(tmp_path):
     report = full_report()
-    paths = write_reports(report.to_dict(), tmp_path / "out")
+    paths = write_reports(report, tmp_path / "out")
     assert set(paths) == {"markdown", "html"}
     assert paths["markdown"].name == "dualdb.md" and paths["html"].name == "dualdb.html"
     md = paths["markdown"].read_text(encoding="utf-8")
-    assert md == render_markdown(report.to_dict())
+    assert md == render_markdown(report)
 
     json_path = tmp_path / "saved" / "dualdb.json"
     report.write_json(json_path)
@@ -584,9 +597,9 @@ def test_rerender_errors_are_clear(tmp_path):
     assert not list(tmp_path.glob("*.md"))
 
 
-def test_load_report_accepts_a_folder(tmp_path):
+def test_read_report_accepts_a_folder(tmp_path):
     full_report().write_json(tmp_path / "dualdb.json")
-    assert load_report(tmp_path)["summary"]["tests"] == 6
+    assert read_report(tmp_path).summary["tests"] == 6
     paths = rerender(tmp_path)
     assert paths["html"] == tmp_path / "dualdb.html"
 
@@ -639,12 +652,12 @@ def highlighted(page: str) -> dict[str, list[str]]:
 
 def test_outcome_difference_shows_where_the_engines_parted():
     report = Report(tests=[outcome_with_evidence()])
-    md = render_markdown(report.to_dict())
+    md = render_markdown(report)
     assert "**First difference:** outcome (error)" in md
     assert "Where the engines parted at statement 2:" in md
     assert '-- params: ["a@x"]' in md
     assert "rowcount = 1" in md and "ERROR IntegrityError: dup" in md
-    page = render_html(report.to_dict())
+    page = render_html(report)
     assert "Where the engines parted at statement 2:" in page
     assert highlighted(page) == {
         "SQLite": ["INSERT INTO users (email) VALUES (?)"],
@@ -656,13 +669,13 @@ def test_statement_highlight_follows_the_other_legs_alignment():
     # PostgreSQL ran one extra statement first: ``index`` counts in the SQLite leg.
     t = diverged_value()
     t.legs["postgresql"].statements.insert(0, stmt("SET LOCAL statement_timeout = 0"))
-    page = render_html(Report(tests=[t]).to_dict())
+    page = render_html(Report(tests=[t]))
     sql = "SELECT name FROM customers ORDER BY name"
     assert highlighted(page) == {"SQLite": [sql], "PostgreSQL": [sql]}
     assert '<li class="diff">' in page.split("SET LOCAL")[1]  # not the first PostgreSQL statement
     # an explicit per-backend index wins
     t.first_difference["indexes"] = {"sqlite": 1, "postgresql": 0}
-    assert highlighted(render_html(Report(tests=[t]).to_dict()))["PostgreSQL"] == ["SET LOCAL statement_timeout = 0"]
+    assert highlighted(render_html(Report(tests=[t])))["PostgreSQL"] == ["SET LOCAL statement_timeout = 0"]
 
 
 def test_missing_observation_is_said_in_words():
@@ -674,9 +687,9 @@ def test_missing_observation_is_said_in_words():
         "values": {"sqlite": 3, "postgresql": {"$missing": True}},
         "shape": "type",
     }
-    md = render_markdown(Report(tests=[t]).to_dict())
+    md = render_markdown(Report(tests=[t]))
     assert "- PostgreSQL: *(not observed)*" in md and "- SQLite: `3`" in md
     assert '**First difference:** observation "total" (type)' in md
-    page = render_html(Report(tests=[t]).to_dict())
+    page = render_html(Report(tests=[t]))
     assert "(not observed)" in page
     assert page.count('<tr class="diff">') == 2  # the first observation on each leg

@@ -102,7 +102,7 @@ def finish_report(state: RunState) -> ReportOutcome:
     json_path = out_dir / "dualdb.json"
     data = report.to_dict()
     report.write_json(json_path, data)
-    written = write_reports(data, out_dir)
+    written = write_reports(report, out_dir)
     # a divergence that did not reproduce on re-run is one engine's nondeterminism: reported, not blocking
     blocking = [t for t in report.tests if t.verdict == "diverged" and t.baseline != "accepted" and t.reproduced]
     lines = summary_lines(report, ", ".join(str(path) for path in (json_path, *written.values())))

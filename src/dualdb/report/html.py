@@ -1,4 +1,4 @@
-"""Render a ``dualdb-report/1`` dict as one self-contained HTML page.
+"""Render a report as one self-contained HTML page.
 
 No network at all: the CSS and the small filtering script are inline, the chart is
 inline SVG, there are no fonts, images or links to fetch. Every value that came from
@@ -16,13 +16,13 @@ import html as _html
 import re
 from typing import Any
 
+from dualdb.records import Difference
 from dualdb.report.markdown import (
     MAX_ROWS,
     VERDICT_LABELS,
     backend_label,
     backend_names,
     baseline_groups,
-    baseline_source,
     category_of,
     clip,
     diff_statement_index,
@@ -31,18 +31,15 @@ from dualdb.report.markdown import (
     error_text,
     has_params,
     leg_brief,
-    leg_of,
-    legs_of,
     mask_url,
     missing_text,
     result_text,
     sorted_tests,
     statement_sides,
-    summary_counts,
     to_json,
     value_text,
 )
-from dualdb.report.model import CATEGORIES, VERDICTS
+from dualdb.report.model import CATEGORIES, VERDICTS, Report, TestEntry
 
 __all__ = ["render_html"]
 
@@ -163,12 +160,12 @@ def prose(value: Any) -> str:
     return _CODE_SPAN.sub(r"<code>\1</code>", esc(value))
 
 
-def _engines(report: dict) -> str:
-    backends = report.get("backends") or {}
-    if not isinstance(backends, dict) or not backends:
+def _engines(report: Report) -> str:
+    backends = report.backends
+    if not backends:
         return ""
     items = []
-    for name in backend_names(report):
+    for name in backend_names(backends):
         info = backends.get(name)
         if not isinstance(info, dict):
             continue
@@ -185,29 +182,29 @@ def _engines(report: dict) -> str:
     return '<ul class="engines">' + "".join(items) + "</ul>"
 
 
-def _warnings(report: dict) -> str:
-    warnings = [w for w in report.get("warnings") or [] if w]
+def _warnings(report: Report) -> str:
+    warnings = [w for w in report.warnings if w]
     if not warnings:
         return ""
     lis = "".join(f"<li>{prose(w)}</li>" for w in warnings)
     return f'<div class="warnings" role="note"><b>Warnings</b><ul>{lis}</ul></div>'
 
 
-def _cards(summary: dict) -> str:
-    out = [f'<div class="card"><div class="n">{summary.get("tests", 0)}</div><div class="l">tests</div></div>']
+def _cards(summary: dict[str, int]) -> str:
+    out = [f'<div class="card"><div class="n">{summary["tests"]}</div><div class="l">tests</div></div>']
     for v in VERDICTS:
         out.append(
-            f'<div class="card {v}"><div class="n">{esc(summary.get(v, 0))}</div>'
+            f'<div class="card {v}"><div class="n">{esc(summary[v])}</div>'
             f'<div class="l">{esc(VERDICT_LABELS[v].lower())}</div></div>'
         )
     return '<div class="cards">' + "".join(out) + "</div>"
 
 
-def _chart(tests: list[dict]) -> str:
+def _chart(tests: list[TestEntry]) -> str:
     diverged: dict[str, int] = {}
     known: dict[str, int] = {}
     for t in tests:
-        v = t.get("verdict")
+        v = t.verdict
         if v == "diverged":
             diverged[category_of(t)] = diverged.get(category_of(t), 0) + 1
         elif v == "known":
@@ -253,26 +250,26 @@ def _pre(text: str, cls: str = "") -> str:
     return f"<pre{c}>{esc(text)}</pre>"
 
 
-def _statement_cols(test: dict, fd: dict) -> list[str]:
+def _statement_cols(test: TestEntry, fd: Difference) -> list[str]:
     cols = []
     for side in statement_sides(test, fd):
-        inner = [f"<h4>{esc(backend_label(side['backend']))}</h4>"]
-        if side["sql"]:
-            inner.append(_pre(side["sql"], "sql"))
-        if has_params(side["params"]):
-            inner.append(f'<div class="params mono">params: {esc(clip(to_json(side["params"]), 1000))}</div>')
-        if side["result"]:
-            inner.append(_pre(side["result"]))
+        inner = [f"<h4>{esc(backend_label(side.backend))}</h4>"]
+        if side.sql:
+            inner.append(_pre(side.sql, "sql"))
+        if has_params(side.params):
+            inner.append(f'<div class="params mono">params: {esc(clip(to_json(side.params), 1000))}</div>')
+        if side.result:
+            inner.append(_pre(side.result))
         cols.append('<div class="leg">' + "".join(inner) + "</div>")
     return cols
 
 
-def _first_difference(test: dict) -> str:
-    fd = test.get("first_difference")
-    if not isinstance(fd, dict):
+def _first_difference(test: TestEntry) -> str:
+    fd = test.first_difference
+    if fd is None:
         return ""
     source = fd.get("source")
-    head = f"<b>First difference</b>: {esc(difference_title(test))}"
+    head = f"<b>First difference</b>: {esc(difference_title(fd))}"
     if fd.get("shape"):
         head += f' <span class="notes">(shape: {esc(fd["shape"])})</span>'
     values = diff_values(fd)
@@ -281,14 +278,14 @@ def _first_difference(test: dict) -> str:
     if source == "statement":
         cols = _statement_cols(test, fd)
     else:
-        for b in backend_names({"backends": {**dict.fromkeys(legs_of(test)), **values}}):
+        for b in backend_names({**dict.fromkeys(test.legs), **values}):
             inner = []
-            leg = leg_of(test, b)
-            if source == "outcome" and leg:
-                outcome = esc(leg.get("outcome") or "?")
+            leg = test.legs.get(b)
+            if source == "outcome" and leg is not None:
+                outcome = esc(leg.outcome or "?")
                 inner.append(f'<div>outcome: <span class="outcome-{outcome}">{outcome}</span></div>')
-                if leg.get("error"):
-                    inner.append(f'<pre class="err">{esc(error_text(leg["error"]))}</pre>')
+                if leg.error:
+                    inner.append(f'<pre class="err">{esc(error_text(leg.error))}</pre>')
             elif b in values:
                 inner.append(_pre(missing_text(values[b]) or value_text(values[b])))
             if inner:
@@ -305,36 +302,36 @@ def _first_difference(test: dict) -> str:
     return f'<div class="firstdiff">{head}{body}{extra}{note}</div>'
 
 
-def _explanation(test: dict) -> str:
-    expl = test.get("explanation")
-    if not isinstance(expl, dict):
+def _explanation(test: TestEntry) -> str:
+    expl = test.explanation
+    if expl is None:
         return ""
     out = ['<div class="explanation">']
-    if expl.get("title"):
-        out.append(f"<h3>{prose(expl['title'])}</h3>")
-    if expl.get("why"):
-        out.append(f"<p><b>Why:</b> {prose(expl['why'])}</p>")
-    if expl.get("fix"):
-        out.append(f"<p><b>Fix:</b> {prose(expl['fix'])}</p>")
-    if expl.get("rule"):
-        out.append(f'<p class="notes">rule <code>{esc(expl["rule"])}</code></p>')
+    if expl.title:
+        out.append(f"<h3>{prose(expl.title)}</h3>")
+    if expl.why:
+        out.append(f"<p><b>Why:</b> {prose(expl.why)}</p>")
+    if expl.fix:
+        out.append(f"<p><b>Fix:</b> {prose(expl.fix)}</p>")
+    if expl.rule:
+        out.append(f'<p class="notes">rule <code>{esc(expl.rule)}</code></p>')
     out.append("</div>")
     return "".join(out)
 
 
-def _leg(test: dict, backend: str, fd: dict) -> str:
+def _leg(test: TestEntry, backend: str, fd: Difference) -> str:
     """One engine's side: outcome, error, observations and statements, the first difference highlighted."""
-    leg = leg_of(test, backend)
+    leg = test.legs.get(backend)
     source = fd.get("source")
     out = [f'<div class="leg"><h3>{esc(backend_label(backend))}</h3>']
-    if not leg:
+    if leg is None:
         out.append('<p class="empty">did not run</p></div>')
         return "".join(out)
-    outcome = esc(leg.get("outcome") or "?")
+    outcome = esc(leg.outcome or "?")
     out.append(f'<div>outcome: <span class="outcome-{outcome}">{outcome}</span></div>')
-    if leg.get("error"):
-        out.append(f'<pre class="err">{esc(error_text(leg["error"]))}</pre>')
-    observations = [o for o in leg.get("observations") or [] if isinstance(o, dict)]
+    if leg.error:
+        out.append(f'<pre class="err">{esc(error_text(leg.error))}</pre>')
+    observations = [o for o in leg.observations if isinstance(o, dict)]
     if observations:
         out.append('<h4>Observations</h4><table class="obs">')
         obs_index = fd.get("index") if source == "observation" and isinstance(fd.get("index"), int) else None
@@ -347,7 +344,7 @@ def _leg(test: dict, backend: str, fd: dict) -> str:
             value = esc(clip(to_json(o.get("value")), 2000))
             out.append(f"<tr{hl}><td><code>{esc(o.get('label'))}</code></td><td><code>{value}</code></td></tr>")
         out.append("</table>")
-    statements = leg.get("statements") or []
+    statements = leg.statements
     if statements:
         out.append(f'<h4>Statements ({len(statements)})</h4><ol class="stmts">')
         where = fd if source == "statement" else fd.get("statement")
@@ -366,23 +363,23 @@ def _leg(test: dict, backend: str, fd: dict) -> str:
         out.append("</ol>")
         if len(statements) > MAX_STATEMENTS:
             out.append(f'<p class="notes">… {len(statements) - MAX_STATEMENTS} more statements in dualdb.json</p>')
-    notes = [n for n in leg.get("notes") or [] if n]
+    notes = [n for n in leg.notes if n]
     if notes:
         out.append('<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
     out.append("</div>")
     return "".join(out)
 
 
-def _details(test: dict, names: list[str]) -> str:
-    fd = test.get("first_difference") if isinstance(test.get("first_difference"), dict) else {}
-    expl = test.get("explanation") if isinstance(test.get("explanation"), dict) else {}
-    summary = expl.get("title") or (f"First difference: {difference_title(test)}" if fd else "Details")
+def _details(test: TestEntry, names: list[str]) -> str:
+    fd = test.first_difference or {}
+    title = test.explanation.title if test.explanation is not None else None
+    summary = title or (f"First difference: {difference_title(fd)}" if fd else "Details")
     out = [f"<details><summary>{esc(summary)}</summary>"]
-    if test.get("known_reason"):
-        out.append(f"<p><b>Known:</b> {esc(test['known_reason'])}</p>")
+    if test.known_reason:
+        out.append(f"<p><b>Known:</b> {esc(test.known_reason)}</p>")
     out.append(_first_difference(test))
     out.append(_explanation(test))
-    notes = [n for n in test.get("harness_notes") or [] if n]
+    notes = [n for n in test.harness_notes if n]
     if notes:
         out.append('<h4>Harness notes</h4><ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
     out.append('<div class="legs">')
@@ -392,18 +389,23 @@ def _details(test: dict, names: list[str]) -> str:
     return "".join(out)
 
 
-def _row_category(test: dict) -> str:
+def _row_category(test: TestEntry) -> str:
     """The category a row filters by: the chart's ``other`` for an uncategorised divergence."""
-    if test.get("category"):
-        return str(test["category"])
-    return category_of(test) if test.get("verdict") in ("diverged", "known") else ""
+    if test.category:
+        return test.category
+    return category_of(test) if test.verdict in ("diverged", "known") else ""
 
 
 def _brief_cell(text: str) -> str:
     return f'<td class="brief mono" title="{text}">{text}</td>'
 
 
-def _tests_table(tests: list[dict], names: list[str]) -> str:
+def _outcome(test: TestEntry, backend: str) -> str:
+    leg = test.legs.get(backend)
+    return leg.outcome if leg is not None else ""
+
+
+def _tests_table(tests: list[TestEntry], names: list[str]) -> str:
     head = "".join(f"<th>{esc(backend_label(b))}</th>" for b in names)
     out = [
         '<table class="tests"><colgroup><col class="c-test"><col class="c-verdict"><col class="c-kind"><col class="c-cat">'
@@ -413,22 +415,22 @@ def _tests_table(tests: list[dict], names: list[str]) -> str:
     ncols = 4 + len(names)
     append = out.append
     for t in tests:
-        verdict = str(t.get("verdict") or "")
+        verdict = t.verdict
         v = esc(verdict)
-        node = esc(t.get("nodeid"))
+        node = esc(t.nodeid)
         cat = esc(_row_category(t))
-        kind = esc(t.get("kind") or "")
+        kind = esc(t.kind or "")
         if verdict == "same":
             append(
                 f'<tr class="test-row" data-verdict="{v}" data-category="{cat}" data-kind="{kind}" data-nodeid="{node}">'
                 f'<td class="node mono">{node}</td><td><span class="badge same">Same</span></td><td></td><td></td>'
-                + "".join(f'<td class="brief mono">{esc(leg_of(t, b).get("outcome") or "")}</td>' for b in names)
+                + "".join(f'<td class="brief mono">{esc(_outcome(t, b))}</td>' for b in names)
                 + "</tr>"
             )
             continue
-        detail = verdict != "skipped" or bool(t.get("first_difference") or t.get("explanation"))
+        detail = verdict != "skipped" or bool(t.first_difference or t.explanation)
         briefs = "".join(_brief_cell(esc(leg_brief(t, b, 300))) for b in names)
-        base = f' <span class="notes">({esc(t["baseline"])})</span>' if t.get("baseline") else ""
+        base = f' <span class="notes">({esc(t.baseline)})</span>' if t.baseline else ""
         append(
             f'<tr class="test-row{" has-detail" if detail else ""}" data-verdict="{v}" data-category="{cat}" '
             f'data-kind="{kind}" data-nodeid="{node}"><td class="node mono">{node}</td>'
@@ -443,10 +445,10 @@ def _tests_table(tests: list[dict], names: list[str]) -> str:
     return "".join(out)
 
 
-def _controls(tests: list[dict], summary: dict) -> str:
+def _controls(tests: list[TestEntry], summary: dict[str, int]) -> str:
     boxes = "".join(
         f'<label><input type="checkbox" class="verdict-toggle" value="{v}" checked> {esc(VERDICT_LABELS[v])} '
-        f'<span class="count">({esc(summary.get(v, 0))})</span></label>'
+        f'<span class="count">({esc(summary[v])})</span></label>'
         for v in VERDICTS
     )
     present = {c for c in map(_row_category, tests) if c}
@@ -462,8 +464,8 @@ def _controls(tests: list[dict], summary: dict) -> str:
     )
 
 
-def _schema_findings(report: dict) -> str:
-    findings = [f for f in report.get("schema_findings") or [] if isinstance(f, dict)]
+def _schema_findings(report: Report) -> str:
+    findings = [f for f in report.schema_findings if isinstance(f, dict)]
     if not findings:
         return ""
     rows = "".join(
@@ -488,11 +490,11 @@ def _id_list(title: str, ids: list[str], limit: int = 500) -> str:
     return f"<h3>{esc(title)} ({len(ids)})</h3><ul>{items}{more}</ul>"
 
 
-def _baseline(report: dict) -> str:
-    if not isinstance(report.get("baseline"), dict):
+def _baseline(report: Report) -> str:
+    if report.baseline is None:
         return ""
-    info, new, accepted, disappeared = baseline_groups(report)
-    source = baseline_source(info)
+    new, accepted, disappeared = baseline_groups(report)
+    source = report.baseline.get("file")
     intro = f"Compared with <code>{esc(source)}</code>: " if source else ""
     return (
         f'<section id="baseline"><h2>Baseline</h2><p>{intro}<b>{len(new)}</b> new, <b>{len(accepted)}</b> accepted, '
@@ -504,17 +506,16 @@ def _baseline(report: dict) -> str:
     )
 
 
-def render_html(report: dict) -> str:
+def render_html(report: Report) -> str:
     """The whole report as one self-contained HTML document."""
-    report = report if isinstance(report, dict) else {}
-    tests = sorted_tests(report.get("tests") or [])
-    summary = summary_counts(report)
-    names = backend_names(report)
-    n_div = summary.get("diverged", 0)
+    tests = sorted_tests(report.tests)
+    summary = report.summary
+    names = backend_names(report.backends)
+    n_div = summary["diverged"]
     if n_div:
-        lead = f"{n_div} of {summary.get('tests', 0)} tests behave differently on SQLite and PostgreSQL."
-    elif summary.get("tests"):
-        lead = f"All {summary.get('tests', 0)} tests behave the same on SQLite and PostgreSQL."
+        lead = f"{n_div} of {summary['tests']} tests behave differently on SQLite and PostgreSQL."
+    elif summary["tests"]:
+        lead = f"All {summary['tests']} tests behave the same on SQLite and PostgreSQL."
     else:
         lead = "No database tests were recorded."
     parts = [

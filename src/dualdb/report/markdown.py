@@ -1,4 +1,4 @@
-"""Render a ``dualdb-report/1`` dict as GitHub-flavoured Markdown.
+"""Render a report as GitHub-flavoured Markdown.
 
 The output is meant for ``$GITHUB_STEP_SUMMARY`` and pull-request comments, and
 stays readable as plain text. Everything that came from the user's tests or from a
@@ -8,17 +8,20 @@ the value, or through :func:`md_text`, so it can neither inject HTML nor break a
 table or a fence.
 
 The helpers at the top (``mask_url``, ``leg_brief``, ``result_text`` …) are shared
-with :mod:`dualdb.report.html`; they only read the dict and never assume a key is
-present.
+with :mod:`dualdb.report.html`. Both renderers take the typed
+:class:`~dualdb.report.model.Report`, whether it comes from a live run or from a
+saved ``dualdb.json`` (:func:`~dualdb.report.model.read_report`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterable
 
-from dualdb.report.model import BACKENDS, VERDICTS
+from dualdb.records import CapturedStatement, Difference, ErrorRecord
+from dualdb.report.model import BACKENDS, VERDICTS, ErrorInfo, Report, TestEntry
 
 __all__ = ["render_markdown", "md_text", "md_code", "md_fence", "mask_url"]
 
@@ -59,24 +62,13 @@ def backend_label(name: str) -> str:
     return BACKEND_LABELS.get(name, str(name))
 
 
-def backend_names(report: dict) -> list[str]:
-    """The two standard backends first, then any other leg name the report mentions."""
-    names = list(BACKENDS)
-    for name in report.get("backends") or {}:
-        if name not in names:
-            names.append(name)
-    return names
-
-
-def summary_counts(report: dict) -> dict[str, int]:
-    tests = report.get("tests") or []
-    summary = dict(report.get("summary") or {})
-    if "tests" not in summary:
-        summary["tests"] = len(tests)
-    for verdict in VERDICTS:
-        if verdict not in summary:
-            summary[verdict] = sum(1 for t in tests if (t or {}).get("verdict") == verdict)
-    return summary
+def backend_names(names: Iterable[str] = ()) -> list[str]:
+    """The two standard backends first, then any other name given (in its order)."""
+    out = list(BACKENDS)
+    for name in names:
+        if name not in out:
+            out.append(name)
+    return out
 
 
 def clip(text: str, limit: int) -> str:
@@ -111,17 +103,21 @@ def value_text(value: Any, max_rows: int = MAX_ROWS) -> str:
     return to_json(value)
 
 
-def error_text(error: Any) -> str:
+def error_text(error: ErrorInfo | ErrorRecord | str | None) -> str:
+    """``Type: message`` for a leg's or a statement's error; a text (a schema finding's) as it is."""
     if not error:
         return ""
-    if isinstance(error, dict):
-        etype = error.get("type") or "Error"
-        message = error.get("message")
-        return f"{etype}: {message}" if message else str(etype)
-    return str(error)
+    if isinstance(error, ErrorInfo):
+        etype, message = error.type, error.message
+    elif isinstance(error, dict):
+        etype, message = error.get("type"), error.get("message")
+    else:
+        return str(error)
+    etype = etype or "Error"
+    return f"{etype}: {message}" if message else str(etype)
 
 
-def result_text(stmt: dict | None, max_rows: int = MAX_ROWS) -> str:
+def result_text(stmt: CapturedStatement | None, max_rows: int = MAX_ROWS) -> str:
     """What a captured statement returned: its error, its rows, or its row count."""
     if not isinstance(stmt, dict):
         return ""
@@ -145,31 +141,25 @@ def result_text(stmt: dict | None, max_rows: int = MAX_ROWS) -> str:
     return "\n".join(parts) or "(no result)"
 
 
-def legs_of(test: dict) -> dict:
-    legs = test.get("legs")
-    return legs if isinstance(legs, dict) else {}
+def statements_of(test: TestEntry, backend: str) -> list[CapturedStatement]:
+    leg = test.legs.get(backend)
+    return leg.statements if leg is not None else []
 
 
-def leg_of(test: dict, backend: str) -> dict:
-    leg = legs_of(test).get(backend)
-    return leg if isinstance(leg, dict) else {}
-
-
-def statement_at(test: dict, backend: str, index: Any) -> dict | None:
-    statements = leg_of(test, backend).get("statements") or []
+def statement_at(test: TestEntry, backend: str, index: Any) -> CapturedStatement | None:
+    statements = statements_of(test, backend)
     if isinstance(index, int) and 0 <= index < len(statements) and isinstance(statements[index], dict):
         return statements[index]
     return None
 
 
-def diff_values(test_or_diff: dict) -> dict:
-    """``values`` of a first difference (given the test, or the difference itself)."""
-    fd = test_or_diff.get("first_difference", test_or_diff) if isinstance(test_or_diff, dict) else None
+def diff_values(fd: Difference | None) -> dict[str, Any]:
+    """``values`` of a difference, per backend (none for an outcome difference without them)."""
     values = fd.get("values") if isinstance(fd, dict) else None
     return values if isinstance(values, dict) else {}
 
 
-def diff_statement_index(test: dict, fd: dict, backend: str) -> int | None:
+def diff_statement_index(test: TestEntry, fd: Difference, backend: str) -> int | None:
     """Where a statement difference sits in ``backend``'s statement list.
 
     ``index`` counts in the first (SQLite) leg; the comparer aligns statements by
@@ -183,7 +173,7 @@ def diff_statement_index(test: dict, fd: dict, backend: str) -> int | None:
     index = fd.get("index")
     if not isinstance(index, int):
         return None
-    statements = leg_of(test, backend).get("statements") or []
+    statements = statements_of(test, backend)
     sql = fd.get("sql") if isinstance(fd.get("sql"), dict) else {}
     if backend == BACKENDS[0] or sql.get(backend) is None:
         return index if 0 <= index < len(statements) else None
@@ -208,12 +198,23 @@ def result_value_text(value: Any) -> str:
     return value_text(value)
 
 
-def statement_sides(test: dict, fd: dict) -> list[dict]:
-    """Per backend, the differing statement: ``backend``, ``sql``, ``params``, ``result``, ``index``."""
+@dataclass
+class StatementSide:
+    """One engine's side of a differing statement, as both renderers show it."""
+
+    backend: str
+    sql: str
+    params: Any
+    result: str
+    index: int | None
+
+
+def statement_sides(test: TestEntry, fd: Difference) -> list[StatementSide]:
+    """Per backend, the differing statement: its SQL, parameters and result."""
     values = diff_values(fd)
     sql_map = fd.get("sql") if isinstance(fd.get("sql"), dict) else {}
     sides = []
-    for b in backend_names({"backends": {**dict.fromkeys(legs_of(test)), **values, **sql_map}}):
+    for b in backend_names({**dict.fromkeys(test.legs), **values, **sql_map}):
         index = diff_statement_index(test, fd, b)
         stmt = statement_at(test, b, index)
         sql = sql_map.get(b)
@@ -223,9 +224,7 @@ def statement_sides(test: dict, fd: dict) -> list[dict]:
             continue
         params = fd["params"] if "params" in fd else (stmt.get("params") if stmt is not None else None)
         result = result_value_text(values[b]) if b in values else result_text(stmt)
-        sides.append(
-            {"backend": b, "sql": "" if sql is None else str(sql), "params": params, "result": result, "index": index}
-        )
+        sides.append(StatementSide(b, "" if sql is None else str(sql), params, result, index))
     return sides
 
 
@@ -239,27 +238,23 @@ def missing_text(value: Any) -> str | None:
     return None
 
 
-def leg_brief(test: dict, backend: str, limit: int = CELL_CHARS) -> str:
+def leg_brief(test: TestEntry, backend: str, limit: int = CELL_CHARS) -> str:
     """One line for a table cell: the leg's outcome and error, or the differing value."""
-    leg = leg_of(test, backend)
-    if not leg:
+    leg = test.legs.get(backend)
+    if leg is None:
         return "—"
-    outcome = str(leg.get("outcome") or "?")
-    error = leg.get("error")
-    if error:
-        return clip(one_line(f"{outcome}: {error_text(error)}"), limit)
-    values = diff_values(test)
-    if test.get("kind") == "value" and backend in values:
+    outcome = leg.outcome or "?"
+    if leg.error:
+        return clip(one_line(f"{outcome}: {error_text(leg.error)}"), limit)
+    values = diff_values(test.first_difference)
+    if test.kind == "value" and backend in values:
         value = values[backend]
         return clip(one_line(missing_text(value) or to_json(value)), limit)
     return outcome
 
 
-def difference_title(test: dict) -> str:
+def difference_title(fd: Difference) -> str:
     """``statement 3``, ``observation "total"``, ``outcome`` … (numbers are 1-based)."""
-    fd = test.get("first_difference")
-    if not isinstance(fd, dict):
-        return ""
     source = str(fd.get("source") or "difference")
     index = fd.get("index")
     label = fd.get("label")
@@ -274,37 +269,24 @@ def difference_title(test: dict) -> str:
     return text
 
 
-def sorted_tests(tests: list) -> list[dict]:
-    good = [t for t in tests if isinstance(t, dict)]
-    return sorted(good, key=lambda t: VERDICT_ORDER.get(t.get("verdict"), 5))
+def sorted_tests(tests: list[TestEntry]) -> list[TestEntry]:
+    return sorted(tests, key=lambda t: VERDICT_ORDER.get(t.verdict, 5))
 
 
-def category_of(test: dict) -> str:
-    return str(test.get("category") or "other")
+def category_of(test: TestEntry) -> str:
+    return test.category or "other"
 
 
-def baseline_groups(report: dict) -> tuple[dict, list[str], list[str], list[str]]:
-    """(baseline info, new node ids, accepted node ids, disappeared node ids)."""
-    info = report.get("baseline")
-    info = info if isinstance(info, dict) else {}
-    tests = [t for t in report.get("tests") or [] if isinstance(t, dict)]
-    new = [str(t.get("nodeid")) for t in tests if t.get("baseline") == "new"]
-    accepted = [str(t.get("nodeid")) for t in tests if t.get("baseline") == "accepted"]
-    if not new and isinstance(info.get("new"), list):
-        new = [str(x) for x in info["new"]]
-    if not accepted and isinstance(info.get("accepted"), list):
-        accepted = [str(x) for x in info["accepted"]]
-    disappeared = info.get("disappeared") or []
-    if not isinstance(disappeared, list):
-        disappeared = [disappeared]
-    return info, new, accepted, [str(x) for x in disappeared]
-
-
-def baseline_source(info: dict) -> str | None:
-    for key in ("path", "file", "source"):
-        if info.get(key):
-            return str(info[key])
-    return None
+def baseline_groups(report: Report) -> tuple[list[str], list[str], list[str]]:
+    """(new node ids, accepted node ids, disappeared node ids) of a run with a baseline."""
+    info = report.baseline or {}
+    new = [t.nodeid for t in report.tests if t.baseline == "new"]
+    accepted = [t.nodeid for t in report.tests if t.baseline == "accepted"]
+    if not new:
+        new = list(info.get("new") or [])
+    if not accepted:
+        accepted = list(info.get("accepted") or [])
+    return new, accepted, list(info.get("disappeared") or [])
 
 
 # --------------------------------------------------------------------------- markdown escaping
@@ -402,12 +384,12 @@ def _table(headers: list[str], rows: list[list[str]], align: list[str] | None = 
 # --------------------------------------------------------------------------- sections
 
 
-def _engines(report: dict) -> list[str]:
-    backends = report.get("backends") or {}
-    if not isinstance(backends, dict) or not backends:
+def _engines(report: Report) -> list[str]:
+    backends = report.backends
+    if not backends:
         return []
     lines = ["**Engines**", ""]
-    for name in backend_names(report):
+    for name in backend_names(backends):
         info = backends.get(name)
         if not isinstance(info, dict):
             continue
@@ -429,8 +411,8 @@ def _engines(report: dict) -> list[str]:
     return lines
 
 
-def _warnings(report: dict) -> list[str]:
-    warnings = [w for w in report.get("warnings") or [] if w]
+def _warnings(report: Report) -> list[str]:
+    warnings = [w for w in report.warnings if w]
     if not warnings:
         return []
     lines = ["> [!WARNING]"]
@@ -440,17 +422,16 @@ def _warnings(report: dict) -> list[str]:
     return lines
 
 
-def _summary(report: dict) -> list[str]:
-    s = summary_counts(report)
+def _summary(summary: dict[str, int]) -> list[str]:
     headers = ["Tests"] + [VERDICT_LABELS[v] for v in VERDICTS]
-    row = [str(s.get("tests", 0))] + [str(s.get(v, 0)) for v in VERDICTS]
+    row = [str(summary["tests"])] + [str(summary[v]) for v in VERDICTS]
     return ["## Summary", ""] + _table(headers, [row], ["---:"] * len(headers)) + [""]
 
 
-def _category_tables(diverged: list[dict]) -> list[str]:
+def _category_tables(diverged: list[TestEntry]) -> list[str]:
     if not diverged:
         return []
-    by_cat: dict[str, list[dict]] = {}
+    by_cat: dict[str, list[TestEntry]] = {}
     for t in diverged:
         by_cat.setdefault(category_of(t), []).append(t)
     lines = ["## Divergences by category", ""]
@@ -462,8 +443,8 @@ def _category_tables(diverged: list[dict]) -> list[str]:
         for t in tests:
             rows.append(
                 [
-                    md_code(t.get("nodeid"), 120, table=True),
-                    md_text(t.get("kind") or "—"),
+                    md_code(t.nodeid, 120, table=True),
+                    md_text(t.kind or "—"),
                     md_code(leg_brief(t, "sqlite"), table=True) or "—",
                     md_code(leg_brief(t, "postgresql"), table=True) or "—",
                 ]
@@ -473,25 +454,25 @@ def _category_tables(diverged: list[dict]) -> list[str]:
     return lines
 
 
-def _known_table(known: list[dict]) -> list[str]:
+def _known_table(known: list[TestEntry]) -> list[str]:
     if not known:
         return []
     rows = [
         [
-            md_code(t.get("nodeid"), 120, table=True),
+            md_code(t.nodeid, 120, table=True),
             md_text(category_of(t)),
-            md_text(clip(one_line(t.get("known_reason") or "—"), 200)),
+            md_text(clip(one_line(t.known_reason or "—"), 200)),
         ]
         for t in known
     ]
     return ["## Acknowledged divergences (known)", ""] + _table(["Test", "Category", "Reason"], rows) + [""]
 
 
-def _failed_both_table(failed: list[dict]) -> list[str]:
+def _failed_both_table(failed: list[TestEntry]) -> list[str]:
     if not failed:
         return []
     rows = [
-        [md_code(t.get("nodeid"), 120, table=True)]
+        [md_code(t.nodeid, 120, table=True)]
         + [md_code(leg_brief(t, b), table=True) or "—" for b in ("sqlite", "postgresql")]
         for t in failed
     ]
@@ -517,51 +498,53 @@ def _value_lines(label: str, value: Any) -> list[str]:
     return [f"- {label}:", "", md_fence(text, "json"), ""]
 
 
-def _statement_lines(test: dict, fd: dict) -> list[str]:
+def _statement_lines(test: TestEntry, fd: Difference) -> list[str]:
     """SQL and result of a differing statement on each engine (SQL once when identical)."""
     lines: list[str] = []
     sides = statement_sides(test, fd)
+    blocks = []
     for side in sides:
-        side["block"] = side["sql"]
-        if has_params(side["params"]):
-            side["block"] += f"\n-- params: {one_line(to_json(side['params']))}"
-    shared = len(sides) > 1 and len({side["block"] for side in sides}) == 1 and sides[0]["block"]
+        block = side.sql
+        if has_params(side.params):
+            block += f"\n-- params: {one_line(to_json(side.params))}"
+        blocks.append(block)
+    shared = len(sides) > 1 and len(set(blocks)) == 1 and blocks[0]
     if shared:
         lines += ["Statement (same on both engines):", "", md_fence(shared, "sql"), ""]
-    for side in sides:
-        label = md_text(backend_label(side["backend"]))
+    for side, block in zip(sides, blocks):
+        label = md_text(backend_label(side.backend))
         if shared:
             lines += [f"{label} returned:", ""]
         else:
             lines += [f"{label}:", ""]
-            if side["block"]:
-                lines += [md_fence(side["block"], "sql"), ""]
-        if side["result"]:
-            lines += [md_fence(side["result"], "text"), ""]
+            if block:
+                lines += [md_fence(block, "sql"), ""]
+        if side.result:
+            lines += [md_fence(side.result, "text"), ""]
     return lines
 
 
-def _first_difference(test: dict) -> list[str]:
-    fd = test.get("first_difference")
-    if not isinstance(fd, dict):
+def _first_difference(test: TestEntry) -> list[str]:
+    fd = test.first_difference
+    if fd is None:
         return []
     source = fd.get("source")
-    lines = [f"**First difference:** {md_text(difference_title(test))}"]
+    lines = [f"**First difference:** {md_text(difference_title(fd))}"]
     if fd.get("shape"):
         lines[0] += f" ({md_text(fd['shape'])})"
     lines.append("")
     values = diff_values(fd)
-    names = backend_names({"backends": {**dict.fromkeys(legs_of(test)), **values}})
+    names = backend_names({**dict.fromkeys(test.legs), **values})
     if source == "statement":
         lines += _statement_lines(test, fd)
     elif source == "outcome":
         for b in names:
-            leg = leg_of(test, b)
-            if not leg:
+            leg = test.legs.get(b)
+            if leg is None:
                 continue
-            line = f"- {md_text(backend_label(b))}: {md_text(leg.get('outcome') or '?')}"
-            if leg.get("error"):
-                line += " — " + md_code(clip(error_text(leg["error"]), 300))
+            line = f"- {md_text(backend_label(b))}: {md_text(leg.outcome or '?')}"
+            if leg.error:
+                line += " — " + md_code(clip(error_text(leg.error), 300))
             lines.append(line)
         lines.append("")
         evidence = fd.get("statement")
@@ -580,36 +563,35 @@ def _first_difference(test: dict) -> list[str]:
     return lines
 
 
-def _leg_errors(test: dict) -> list[str]:
+def _leg_errors(test: TestEntry) -> list[str]:
     lines = []
-    for b in backend_names({"backends": legs_of(test)}):
-        leg = leg_of(test, b)
-        if leg.get("error"):
-            outcome = md_text(leg.get("outcome") or "?")
-            error = md_code(clip(error_text(leg["error"]), 300))
+    for b in backend_names(test.legs):
+        leg = test.legs.get(b)
+        if leg is not None and leg.error:
+            outcome = md_text(leg.outcome or "?")
+            error = md_code(clip(error_text(leg.error), 300))
             lines.append(f"- {md_text(backend_label(b))} ({outcome}): {error}")
     return lines + [""] if lines else []
 
 
-def _explanation(test: dict) -> list[str]:
-    expl = test.get("explanation")
-    if not isinstance(expl, dict):
+def _explanation(test: TestEntry) -> list[str]:
+    expl = test.explanation
+    if expl is None:
         return []
     lines = []
-    title = expl.get("title")
-    lines += [f"**Explanation: {md_prose(one_line(title))}**" if title else "**Explanation**", ""]
-    if expl.get("why"):
-        lines += [f"**Why:** {md_prose(expl['why'])}", ""]
-    if expl.get("fix"):
-        lines += [f"**Fix:** {md_prose(expl['fix'])}", ""]
-    if expl.get("rule"):
-        lines += [f"*Rule:* {md_code(expl['rule'])}", ""]
+    lines += [f"**Explanation: {md_prose(one_line(expl.title))}**" if expl.title else "**Explanation**", ""]
+    if expl.why:
+        lines += [f"**Why:** {md_prose(expl.why)}", ""]
+    if expl.fix:
+        lines += [f"**Fix:** {md_prose(expl.fix)}", ""]
+    if expl.rule:
+        lines += [f"*Rule:* {md_code(expl.rule)}", ""]
     return lines
 
 
-def _rerun(test: dict) -> list[str]:
+def _rerun(test: TestEntry) -> list[str]:
     """What running the diverged test again showed."""
-    rerun = test.get("rerun")
+    rerun = test.rerun
     if not isinstance(rerun, dict):
         return []
     changed = ", ".join(backend_label(b) for b in rerun.get("nondeterministic") or [])
@@ -623,9 +605,9 @@ def _rerun(test: dict) -> list[str]:
     return [text, ""]
 
 
-def _other_differences(test: dict) -> list[str]:
+def _other_differences(test: TestEntry) -> list[str]:
     """The independent differences after the primary one, each with its category and fix."""
-    others = [d for d in (test.get("differences") or [])[1:] if isinstance(d, dict)]
+    others = [d for d in test.differences[1:] if isinstance(d, dict)]
     if not others:
         return []
     lines = ["**Other differences in this test:**", ""]
@@ -639,10 +621,11 @@ def _other_differences(test: dict) -> list[str]:
     return lines + [""]
 
 
-def _notes(test: dict) -> list[str]:
-    notes = [n for n in test.get("harness_notes") or [] if n]
-    for b in backend_names({"backends": legs_of(test)}):
-        for n in leg_of(test, b).get("notes") or []:
+def _notes(test: TestEntry) -> list[str]:
+    notes = [n for n in test.harness_notes if n]
+    for b in backend_names(test.legs):
+        leg = test.legs.get(b)
+        for n in leg.notes if leg is not None else []:
             if n:
                 notes.append(f"{backend_label(b)}: {n}")
     if not notes:
@@ -650,26 +633,26 @@ def _notes(test: dict) -> list[str]:
     return ["**Harness notes:**", ""] + [f"- {md_text(n)}" for n in notes] + [""]
 
 
-def _details(tests: list[dict], max_details: int) -> list[str]:
+def _details(tests: list[TestEntry], max_details: int) -> list[str]:
     if not tests:
         return []
     lines = ["## Details", ""]
     for t in tests[:max_details]:
-        head = f"### {md_code(t.get('nodeid'))}"
+        head = f"### {md_code(t.nodeid)}"
         lines += [head, ""]
-        meta = [f"verdict **{md_text(t.get('verdict'))}**"]
-        if t.get("category"):
-            meta.append(f"category **{md_text(t['category'])}**")
-        if t.get("kind"):
-            meta.append(f"kind **{md_text(t['kind'])}**")
-        if t.get("baseline"):
-            meta.append(f"baseline **{md_text(t['baseline'])}**")
+        meta = [f"verdict **{md_text(t.verdict)}**"]
+        if t.category:
+            meta.append(f"category **{md_text(t.category)}**")
+        if t.kind:
+            meta.append(f"kind **{md_text(t.kind)}**")
+        if t.baseline:
+            meta.append(f"baseline **{md_text(t.baseline)}**")
         lines += [" · ".join(meta), ""]
-        if t.get("known_reason"):
-            lines += [f"**Known:** {md_text(t['known_reason'])}", ""]
+        if t.known_reason:
+            lines += [f"**Known:** {md_text(t.known_reason)}", ""]
         lines += _rerun(t)
         lines += _first_difference(t)
-        if (t.get("first_difference") or {}).get("source") != "outcome":
+        if (t.first_difference or {}).get("source") != "outcome":
             lines += _leg_errors(t)
         lines += _explanation(t)
         lines += _other_differences(t)
@@ -680,8 +663,8 @@ def _details(tests: list[dict], max_details: int) -> list[str]:
     return lines
 
 
-def _schema_findings(report: dict) -> list[str]:
-    findings = [f for f in report.get("schema_findings") or [] if isinstance(f, dict)]
+def _schema_findings(report: Report) -> list[str]:
+    findings = [f for f in report.schema_findings if isinstance(f, dict)]
     if not findings:
         return []
     rows = []
@@ -709,12 +692,12 @@ def _id_list(title: str, ids: list[str], limit: int = 100) -> list[str]:
     return lines + [""]
 
 
-def _baseline(report: dict) -> list[str]:
-    if not isinstance(report.get("baseline"), dict):
+def _baseline(report: Report) -> list[str]:
+    if report.baseline is None:
         return []
-    info, new, accepted, disappeared = baseline_groups(report)
+    new, accepted, disappeared = baseline_groups(report)
     lines = ["## Baseline", ""]
-    source = baseline_source(info)
+    source = report.baseline.get("file")
     intro = f"Compared with {md_code(source)}: " if source else ""
     lines += [f"{intro}**{len(new)}** new, **{len(accepted)}** accepted, **{len(disappeared)}** disappeared.", ""]
     lines += _id_list("New divergences", new)
@@ -723,29 +706,28 @@ def _baseline(report: dict) -> list[str]:
     return lines
 
 
-def render_markdown(report: dict, *, max_details: int = MAX_DETAILS) -> str:
+def render_markdown(report: Report, *, max_details: int = MAX_DETAILS) -> str:
     """The whole report as GitHub-flavoured Markdown (ends with a newline).
 
     At most ``max_details`` tests get a detailed section (GitHub caps a step summary
     at 1 MiB); every diverged test is still listed in its category table.
     """
-    report = report if isinstance(report, dict) else {}
-    tests = sorted_tests(report.get("tests") or [])
-    s = summary_counts(report)
-    diverged = [t for t in tests if t.get("verdict") == "diverged"]
-    known = [t for t in tests if t.get("verdict") == "known"]
-    failed = [t for t in tests if t.get("verdict") == "failed_both"]
+    tests = sorted_tests(report.tests)
+    s = report.summary
+    diverged = [t for t in tests if t.verdict == "diverged"]
+    known = [t for t in tests if t.verdict == "known"]
+    failed = [t for t in tests if t.verdict == "failed_both"]
 
-    if s.get("diverged"):
-        headline = f"{s['diverged']} of {s.get('tests', 0)} tests behave differently on SQLite and PostgreSQL"
-    elif s.get("tests"):
-        headline = f"all {s.get('tests', 0)} tests behave the same on SQLite and PostgreSQL"
+    if s["diverged"]:
+        headline = f"{s['diverged']} of {s['tests']} tests behave differently on SQLite and PostgreSQL"
+    elif s["tests"]:
+        headline = f"all {s['tests']} tests behave the same on SQLite and PostgreSQL"
     else:
         headline = "no database tests were recorded"
     lines = ["# pytest-dualdb report", "", md_text(headline[0].upper() + headline[1:]) + ".", ""]
     lines += _engines(report)
     lines += _warnings(report)
-    lines += _summary(report)
+    lines += _summary(s)
     lines += _category_tables(diverged)
     lines += _known_table(known)
     lines += _failed_both_table(failed)

@@ -169,10 +169,16 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
+        """A ``dualdb-report/1`` document as the typed report (the inverse of :meth:`to_dict`).
+
+        Raises ``ValueError`` (wrong schema), ``KeyError`` (a test without ``nodeid`` or
+        ``verdict``) or ``TypeError``/``AttributeError`` (a field of the wrong shape);
+        :func:`read_report` turns them into one :class:`ReportFileError` line.
+        """
         if data.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} report (schema={data.get('schema')!r})")
         tests = []
-        for raw in data.get("tests", []):
+        for raw in data.get("tests") or []:
             legs = {}
             for name, leg in (raw.get("legs") or {}).items():
                 err = leg.get("error")
@@ -209,5 +215,60 @@ class Report:
         )
 
     @classmethod
-    def read_json(cls, path: Path) -> Report:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    def from_json(cls, text: str, source: str | Path = "report") -> Report:
+        """Parse a saved ``dualdb.json``'s text; ``source`` names it in the error message."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ReportFileError(
+                f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+                "expected the dualdb.json written by pytest --dual-db"
+            ) from None
+        if not isinstance(data, dict) or "schema" not in data:
+            raise ReportFileError(f'{source}: not a pytest-dualdb report (no "schema": "{SCHEMA}" field)')
+        if data.get("schema") != SCHEMA:
+            raise ReportFileError(
+                f"{source}: report schema {data.get('schema')!r} is not supported; this version of pytest-dualdb "
+                f"reads {SCHEMA!r} (re-run the tests to produce a new report)"
+            )
+        if not isinstance(data.get("tests", []), list):
+            raise ReportFileError(f'{source}: malformed report: "tests" must be a list')
+        try:
+            return cls.from_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ReportFileError(f"{source}: malformed {SCHEMA} report ({detail})") from None
+
+
+class ReportFileError(ValueError):
+    """A report file that cannot be read: the message says which file and what to do."""
+
+
+def report_path(path: Path) -> Path:
+    """The ``dualdb.json`` a path names: the file itself, or the one in a folder."""
+    path = Path(path)
+    return path / "dualdb.json" if path.is_dir() else path
+
+
+def read_report(path: Path) -> Report:
+    """Read a saved ``dualdb.json`` (or the folder holding one) into the typed :class:`Report`.
+
+    The one reader of saved reports: ``dualdb report``, ``dualdb probes`` and
+    ``--dualdb-baseline`` use it. Every problem with the file is one
+    :class:`ReportFileError` line naming the file and what to do.
+    """
+    given = Path(path)
+    path = report_path(given)
+    if not given.exists():
+        raise ReportFileError(f"{given}: no such file (pass the dualdb.json a run wrote, e.g. reports/dualdb.json)")
+    if not path.is_file():
+        raise ReportFileError(f"{given}: is a folder without a dualdb.json in it")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ReportFileError(
+            f"{path}: not a text file; expected the dualdb.json written by pytest --dual-db"
+        ) from None
+    except OSError as exc:
+        raise ReportFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return Report.from_json(text, path)

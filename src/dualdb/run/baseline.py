@@ -13,7 +13,6 @@ new, which were accepted, and which accepted ones are gone (fixed, or the test i
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +22,7 @@ from dualdb.errors import ConfigError
 from dualdb.ids import base_nodeid
 from dualdb.records import BaselineInfo, SchemaFinding
 from dualdb.records import BaselineInfo, SchemaFinding
-from dualdb.report.model import Report
+from dualdb.report.model import Report, ReportFileError
 
 ACCEPTED_VERDICTS = ("diverged", "known")
 KNOWN_SCHEMA_INI = "dualdb_known_schema"
@@ -45,14 +44,12 @@ def load_baseline(path: Path) -> Baseline:
         raise ConfigError(f"--dualdb-baseline: cannot read {path}: {exc.strerror}") from None
     if text.lstrip().startswith("{"):
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--dualdb-baseline: {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        if data.get("schema") != "dualdb-report/1":
-            raise ConfigError(f"--dualdb-baseline: {path} is not a dualdb.json report")
+            report = Report.from_json(text, path)
+        except ReportFileError as exc:
+            raise ConfigError(f"--dualdb-baseline: {exc}") from None
         return Baseline(
-            tests={t["nodeid"] for t in data.get("tests", []) if t.get("verdict") in ACCEPTED_VERDICTS},
-            schema={finding_id(SchemaFinding.from_dict(f)) for f in data.get("schema_findings") or [] if isinstance(f, dict)},
+            tests={t.nodeid for t in report.tests if t.verdict in ACCEPTED_VERDICTS},
+            schema={finding_id(SchemaFinding.from_dict(f)) for f in report.schema_findings if isinstance(f, dict)},
         )
     baseline = Baseline()
     for line in text.splitlines():
