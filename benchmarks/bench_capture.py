@@ -48,7 +48,8 @@ from tabulate import tabulate
 
 from dualdb.engines import postgres
 from dualdb.engines import sqlite as sqlite_backend
-from dualdb.capture import DEFAULT_MAX_CELLS, DEFAULT_MAX_ROWS, DEFAULT_MAX_STATEMENTS, LegRecorder, StatementCapture
+from dualdb.capture.events import StatementCapture
+from dualdb.capture.recorder import DEFAULT_MAX_CELLS, DEFAULT_MAX_ROWS, DEFAULT_MAX_STATEMENTS, LegRecorder
 
 TARGET = 0.15
 STATEMENTS = 20

@@ -8,20 +8,16 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, func, insert, select, text
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, desc, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from dualdb.engines import postgres
 from dualdb.engines import sqlite as sqlite_backend
-from dualdb.capture import (
-    FROZEN_NOW_NOTE,
-    LegRecorder,
-    StatementCapture,
-    has_top_level_order_by,
-    is_harness_sql,
-    statement_shape,
-)
+from dualdb.capture.events import StatementCapture
+from dualdb.capture.recorder import LegRecorder
+from dualdb.harness_notes import FROZEN_NOW_NOTE
+from dualdb.sql import has_top_level_order_by, is_harness_sql, statement_shape
 
 
 class Base(DeclarativeBase):
@@ -220,6 +216,25 @@ def test_frozen_clock_is_a_harness_note_on_postgresql(run):
 
     notes = run(fn).harness_notes
     assert (FROZEN_NOW_NOTE in notes) == (run.backend == "postgresql")
+
+
+def test_an_order_by_key_named_by_string_is_described_like_the_column(run):
+    """``order_by("at")`` sorts on the selected column ``at``: its position and its type and
+    nullability (which the NULL-placement explanation reads) are the column's, as for
+    ``order_by(Item.at)``. (Two unwrap loops used to disagree here: the positions resolved the
+    name, the ORDER BY description stopped at the name and said ``NullType``, not nullable.)"""
+
+    def fn(session):
+        session.add_all([Item(name="a"), Item(name="b", at=dt.datetime(2024, 1, 1))])
+        session.flush()
+        for key in (Item.at, "at", Item.at.desc().nulls_last(), desc("at")):
+            session.execute(select(Item.name, Item.at).order_by(key)).all()
+
+    selects = [s for s in run(fn).statement_dicts() if s["sql"].startswith("SELECT")]
+    assert len(selects) == 4
+    for statement in selects:
+        assert statement["order_keys"] == [1], statement["sql"]
+        assert statement["order_by"] == [["DateTime", True]], statement["sql"]
 
 
 def test_text_queries_without_types_keep_the_drivers_values(run):

@@ -191,6 +191,6 @@ def test_plain_pytest_does_not_load_the_database_code(pytester):
     loaded = set(line.split()[1:])
     assert "dualdb.plugin" in loaded
     assert not {m for m in loaded if m.split(".")[0] in ("sqlalchemy", "psycopg")}, loaded
-    heavy = {"dualdb.run.state", "dualdb.capture", "dualdb.engines.provision", "dualdb.contrib.strategies", "dualdb.dual.runner",
+    heavy = {"dualdb.run.state", "dualdb.capture.events", "dualdb.engines.provision", "dualdb.contrib.strategies", "dualdb.dual.runner",
              "dualdb.contrib.fastapi", "dualdb.report.model"}
     assert not loaded & heavy, loaded

@@ -1,4 +1,4 @@
-"""The async twins of the two backends: engines, capture and rolled-back connections.
+"""The async twins of the two backends: engines and rolled-back connections.
 
 Plain Python (no pytest): ``async_fixtures`` turns these into fixtures.
 
@@ -10,13 +10,14 @@ Plain Python (no pytest): ``async_fixtures`` turns these into fixtures.
   for ``create_async_engine``) on the same throwaway database, with the same
   session ``TimeZone`` and lock timeout.
 
-Statements are captured like the sync legs' (SQLAlchemy events on
-``sync_engine``). Rows too: SQLAlchemy's async adapters fetch every row of a
-result right after executing it, from the driver cursor, so the recording
-cursor sits there — psycopg's ``AsyncCursor`` through ``cursor_factory``, and
-the stdlib ``sqlite3`` cursor that aiosqlite drives in its thread. (Unlike a
-sync leg, an async leg therefore records all rows of a result, not only those
-the application read; both legs of an async test behave the same way.)
+Statements are captured like the sync legs' (``capture.events.AsyncStatementCapture``,
+installed by ``engines.instrument`` on ``sync_engine``). Rows too: SQLAlchemy's
+async adapters fetch every row of a result right after executing it, from the
+driver cursor, so the recording cursor sits there — psycopg's ``AsyncCursor``
+through ``cursor_factory``, and the stdlib ``sqlite3`` cursor that aiosqlite
+drives in its thread. (Unlike a sync leg, an async leg therefore records all
+rows of a result, not only those the application read; both legs of an async
+test behave the same way.)
 """
 
 from __future__ import annotations
@@ -27,11 +28,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from dualdb.engines.provision import Backend
-from dualdb.capture import WRITE_VERBS, RecordingSqliteConnection, StatementCapture, _RecordingMixin
+from dualdb.capture.cursors import RecordingSqliteConnection
 from dualdb.config import Settings
 from dualdb.engines.isolation import reset_sequences_before_rollback
 
@@ -104,108 +104,6 @@ def dispose_all(engines: list[AsyncEngine]) -> None:
     worker = threading.Thread(target=asyncio.run, args=(_dispose(),))  # a loop is running here
     worker.start()
     worker.join()
-
-
-# -- statement capture -----------------------------------------------------------------
-
-
-class RecordingPsycopgAsyncCursor(_RecordingMixin, psycopg.AsyncCursor):
-    """psycopg's async cursor, recording the rows it hands to SQLAlchemy's adapter."""
-
-    async def fetchone(self):
-        row = await super().fetchone()
-        self._dualdb_rows([row] if row is not None else [])
-        return row
-
-    async def fetchmany(self, size: int = 0):
-        return self._dualdb_rows(await super().fetchmany(size))
-
-    async def fetchall(self):
-        return self._dualdb_rows(await super().fetchall())
-
-
-class AsyncStatementCapture(StatementCapture):
-    """``StatementCapture`` for an async engine's ``sync_engine``.
-
-    The cursor SQLAlchemy's events see is the async adapter (which cannot
-    carry attributes); the recording cursor is the driver's one underneath
-    it, so every event is handed that one instead.
-    """
-
-    def _on_connect(self, dbapi_conn, _record) -> None:  # noqa: ANN001
-        driver = getattr(dbapi_conn, "driver_connection", None)
-        if isinstance(driver, psycopg.AsyncConnection):
-            driver.cursor_factory = RecordingPsycopgAsyncCursor
-
-    def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        driver = _driver_cursor(cursor)
-        leg = self.leg
-        count = len(leg.statements) if leg is not None else 0
-        super()._before(conn, driver or cursor, statement, parameters, context, executemany)
-        if driver is None and leg is not None and len(leg.statements) > count:
-            context._dualdb_record = leg.statements[-1]  # no driver cursor to carry it: see _after
-
-    def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        driver = _driver_cursor(cursor)
-        if driver is None:
-            _record_from_adapter(getattr(context, "_dualdb_record", None), cursor, executemany)
-        super()._after(conn, driver or cursor, statement, parameters, context, executemany)
-
-    def _on_error(self, context) -> None:  # noqa: ANN001
-        execution = getattr(context, "execution_context", None)
-        cursor = getattr(context, "cursor", None) or getattr(execution, "cursor", None)
-        driver = _driver_cursor(cursor) if cursor is not None else None
-        if driver is None:
-            super()._on_error(context)
-            return
-        view = _Override(context, cursor=driver)
-        if execution is not None:
-            view.execution_context = _Override(execution, cursor=driver)
-        super()._on_error(view)
-
-    def start(self, leg) -> None:  # noqa: ANN001
-        if getattr(leg, "dialect", None) is None:  # the sync engine's capture binds it first
-            super().start(leg)
-        self.leg = leg
-
-
-def _record_from_adapter(record: Any, adapter: Any, executemany: bool) -> None:
-    """SQLAlchemy 2.0's aiosqlite adapter runs each statement on a driver cursor it doesn't keep,
-    and has already fetched every row into its own buffer: record them from there."""
-    if record is None:
-        return
-    if adapter.description is not None:
-        rows = getattr(adapter, "_rows", None)
-        if rows:
-            record.take(list(rows), adapter)
-        return
-    if record.info.verb in WRITE_VERBS:
-        count = getattr(adapter, "rowcount", None)
-        record.rowcount = count if count is not None and count >= 0 else None
-        if not executemany and record.info.verb == "INSERT" and getattr(adapter, "lastrowid", None) is not None:
-            record.lastrowid = adapter.lastrowid
-
-
-class _Override:
-    """``obj`` with some attributes replaced (the exception context, seen with the driver's cursor)."""
-
-    def __init__(self, obj: Any, **attrs: Any):
-        self._obj = obj
-        self.__dict__.update(attrs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._obj, name)
-
-
-def _driver_cursor(cursor: Any) -> _RecordingMixin | None:
-    """The recording cursor under SQLAlchemy's async adapter (and aiosqlite's wrapper)."""
-    for _ in range(3):
-        if isinstance(cursor, _RecordingMixin):
-            return cursor
-        cursor = getattr(cursor, "_cursor", None)
-        if cursor is None:
-            return None
-    return cursor if isinstance(cursor, _RecordingMixin) else None
 
 
 # -- isolation -------------------------------------------------------------------------

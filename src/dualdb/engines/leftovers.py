@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, Engine
 
-from dualdb.process_state import system_token_hex
+from dualdb.capture.process_state import system_token_hex
 from dualdb.engines import postgres
 from dualdb.engines.server import _alive, _atomic_write_json, _claim_if_orphaned, _process_started, _read_record, default_cache_dir
 

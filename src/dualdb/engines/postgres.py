@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from dualdb.errors import BackendError
-from dualdb.process_state import system_token_hex
+from dualdb.capture.process_state import system_token_hex
 from dualdb.engines.locales import COLLATION_NOTE_SETTING, HOW_TO_GET_ONE
 
 DB_PREFIX = "dualdb_"

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
-from dualdb.capture import RecordingSqliteConnection
+from dualdb.capture.cursors import RecordingSqliteConnection
 
 
 def make_engine(

@@ -127,7 +127,7 @@ def db_fresh_engine(
     leg = request.node.stash.get(LEG_KEY, None)
     capture = None
     if leg is not None:  # its statements are evidence too (locking and isolation tests)
-        from dualdb.capture import StatementCapture
+        from dualdb.capture.events import StatementCapture
 
         capture = StatementCapture(engine)
         capture.start(leg)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from dualdb.capture import LegRecorder
+    from dualdb.capture.recorder import LegRecorder
     from dualdb.config import Settings
     from dualdb.run.state import RunState
 

@@ -55,7 +55,7 @@ def with_recording_connection(kw: dict[str, Any]) -> dict[str, Any]:
     connect_args = dict(kw.get("connect_args") or {})
     if "factory" in connect_args or any(k in kw for k in SQLITE_CONNECTION_ARGS):
         return kw
-    from dualdb.capture import RecordingSqliteConnection
+    from dualdb.capture.cursors import RecordingSqliteConnection
 
     connect_args["factory"] = RecordingSqliteConnection
     return {**kw, "connect_args": connect_args}

@@ -1,6 +1,6 @@
 """Statement capture on the suite's own engines, and SQLite's ``PRAGMA`` left out on PostgreSQL.
 
-The capture is the plugin's usual one (``capture.StatementCapture``), with two
+The capture is the plugin's usual one (``capture.events.StatementCapture``), with two
 differences that come from watching engines the plugin did not build:
 
 * the dialects' own catalog queries (``has_table`` behind ``create_all``:
@@ -20,8 +20,8 @@ from typing import Any
 
 import psycopg
 
-from dualdb.engines.async_engines import AsyncStatementCapture, RecordingPsycopgAsyncCursor
-from dualdb.capture import RecordingPsycopgCursor, StatementCapture
+from dualdb.capture.cursors import RecordingPsycopgAsyncCursor, RecordingPsycopgCursor
+from dualdb.capture.events import AsyncStatementCapture, StatementCapture
 
 _CATALOG = re.compile(r"\b(pg_catalog|information_schema|sqlite_master|sqlite_schema|sqlite_temp_master)\b", re.I)
 _PRAGMA = re.compile(r"^\s*PRAGMA\b", re.I)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dualdb.capture import LegRecorder
+from dualdb.capture.recorder import LegRecorder
 from dualdb.harness_notes import ABORTED_NOTE
 from dualdb.records import ErrorRecord, LegPayload, first_line
 from dualdb.plugin.stash import PAIRED_OUTCOME_KEY

@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy import MetaData
 
 from dualdb.engines.provision import Backend, Provisioner
-from dualdb.capture import LegRecorder, StatementCapture
+from dualdb.capture.events import StatementCapture
+from dualdb.capture.recorder import LegRecorder
 from dualdb.config import Settings
 from dualdb.errors import add_note
 from dualdb.harness_notes import LOCK_HINT
 from dualdb.engines.isolation import install_savepoint_tracking
-from dualdb.process_state import EnvironTimelines, SeededEntropy
+from dualdb.capture.process_state import EnvironTimelines, SeededEntropy
 from dualdb.records import LegPayload, SchemaFinding
 from dualdb.report.build import build_report
 from dualdb.report.model import Report
