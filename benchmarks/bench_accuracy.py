@@ -40,8 +40,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from dualdb.engines.binaries import find_binaries
-from dualdb.engines.server import start_server
+from dualdb.engines.server.binaries import find_binaries
+from dualdb.engines.server.local import start_server
 
 REPO = Path(__file__).resolve().parents[1]
 REALISTIC = REPO / "tests" / "projects" / "realistic"

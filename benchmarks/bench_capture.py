@@ -133,8 +133,8 @@ def pg_url() -> tuple[str, object]:
     url = os.environ.get("DUALDB_PG_URL")
     if url:
         return url, None
-    from dualdb.engines.binaries import find_binaries
-    from dualdb.engines.server import start_server
+    from dualdb.engines.server.binaries import find_binaries
+    from dualdb.engines.server.local import start_server
 
     server = start_server(find_binaries(os.environ.get("DUALDB_PG_BINARIES")))
     return server.url, server

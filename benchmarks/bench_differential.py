@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     pg_url = os.environ.get("DUALDB_PG_URL")
     if not pg_url:
-        from dualdb.engines.binaries import find_binaries
-        from dualdb.engines.server import start_server
+        from dualdb.engines.server.binaries import find_binaries
+        from dualdb.engines.server.local import start_server
 
         server = start_server(find_binaries(os.environ.get("DUALDB_PG_BINARIES")))
         pg_url = server.url

@@ -150,8 +150,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     options = parser.parse_args()
 
-    from dualdb.engines.binaries import find_binaries
-    from dualdb.engines.server import start_server
+    from dualdb.engines.server.binaries import find_binaries
+    from dualdb.engines.server.local import start_server
 
     server = start_server(find_binaries(os.environ.get("DUALDB_PG_BINARIES")))
     base_env = {k: v for k, v in os.environ.items() if k != "DUALDB_PG_URL"}

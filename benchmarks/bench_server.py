@@ -22,8 +22,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from dualdb.engines.binaries import BinariesNotFound, PgBinaries, find_binaries
-from dualdb.engines.server import start_server
+from dualdb.engines.server.binaries import PgBinaries, find_binaries
+from dualdb.engines.server.local import start_server
+from dualdb.errors import BinariesNotFound
 
 TARGETS = {"cold": 2.5, "warm": 0.5}
 

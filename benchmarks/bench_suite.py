@@ -47,8 +47,8 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from tabulate import tabulate
 
-from dualdb.engines.binaries import find_binaries
-from dualdb.engines.server import start_server
+from dualdb.engines.server.binaries import find_binaries
+from dualdb.engines.server.local import start_server
 
 MODELS = '''
 from sqlalchemy import String

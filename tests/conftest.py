@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from dualdb.engines.binaries import find_binaries
-from dualdb.engines.server import start_server
+from dualdb.engines.server.binaries import find_binaries
+from dualdb.engines.server.local import start_server
 
 pytest_plugins = ["pytester"]
 

@@ -23,6 +23,14 @@ class BackendError(DualdbError):
     """A backend could not be provisioned (server unreachable, missing privilege, ...)."""
 
 
+class BinariesNotFound(DualdbError):
+    """No usable ``initdb`` + ``postgres`` pair; the message says where we looked and how to fix it."""
+
+
+class ServerError(DualdbError):
+    """The local PostgreSQL server could not be prepared or started (one actionable line)."""
+
+
 class MissingExtra(DualdbError, ImportError):
     """An integration's package is not installed; the message names the extra that brings it.
 

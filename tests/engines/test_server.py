@@ -20,16 +20,11 @@ import pytest
 import sqlalchemy as sa
 
 import dualdb
-from dualdb.engines.binaries import BinariesNotFound, PgBinaries, find_binaries
-from dualdb.engines.server import (
-    LocalServer,
-    ServerError,
-    default_cache_dir,
-    forget_database,
-    reap_leftovers,
-    record_database,
-    start_server,
-)
+from dualdb.engines.server.binaries import PgBinaries, find_binaries
+from dualdb.engines.server.files import default_cache_dir
+from dualdb.engines.server.ledger import forget_database, reap_leftovers, record_database
+from dualdb.engines.server.local import LocalServer, start_server
+from dualdb.errors import BinariesNotFound, ServerError
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -270,8 +265,8 @@ _CHILD = textwrap.dedent(
     """
     import json, sys, threading, time
     from pathlib import Path
-    from dualdb.engines.binaries import find_binaries
-    from dualdb.engines.server import start_server
+    from dualdb.engines.server.binaries import find_binaries
+    from dualdb.engines.server.local import start_server
 
     cache, mode = Path(sys.argv[1]), sys.argv[2]
     info = {}
@@ -343,8 +338,8 @@ def test_concurrent_cold_starts_share_one_cache(any_binaries: PgBinaries, tmp_pa
         """
         import sys
         from pathlib import Path
-        from dualdb.engines.binaries import find_binaries
-        from dualdb.engines.server import start_server
+        from dualdb.engines.server.binaries import find_binaries
+        from dualdb.engines.server.local import start_server
         server = start_server(find_binaries(sys.argv[2]), cache_dir=Path(sys.argv[1]))
         print(server.cold)
         server.stop()

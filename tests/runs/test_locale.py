@@ -23,9 +23,11 @@ import pytest
 from conftest import MODELS
 from sqlalchemy import create_engine, text
 
-from dualdb.engines import locales, postgres
-from dualdb.engines.binaries import BinariesNotFound, PgBinaries, find_binaries, has_icu
-from dualdb.engines.server import LocalServer, start_server
+from dualdb.engines import postgres
+from dualdb.engines.server import locales
+from dualdb.engines.server.binaries import PgBinaries, find_binaries, has_icu
+from dualdb.engines.server.local import LocalServer, start_server
+from dualdb.errors import BinariesNotFound
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 ORDER_SQL = ("SELECT x FROM (SELECT 'b' AS x UNION ALL SELECT 'A' UNION ALL SELECT 'a' UNION ALL SELECT 'B') "
@@ -212,8 +214,8 @@ def test_concurrent_first_runs_publish_one_locale(wheel_binaries: PgBinaries, ca
         """
         import sys
         from pathlib import Path
-        from dualdb.engines.binaries import find_binaries
-        from dualdb.engines.server import start_server
+        from dualdb.engines.server.binaries import find_binaries
+        from dualdb.engines.server.local import start_server
         server = start_server(find_binaries(sys.argv[2]), cache_dir=Path(sys.argv[1]))
         print(server.locale.name)
         server.stop()

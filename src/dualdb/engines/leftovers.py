@@ -17,7 +17,9 @@ from sqlalchemy.engine import URL, Engine
 
 from dualdb.capture.process_state import system_token_hex
 from dualdb.engines import postgres
-from dualdb.engines.server import _alive, _atomic_write_json, _claim_if_orphaned, _process_started, _read_record, default_cache_dir
+from dualdb.engines.server.files import default_cache_dir
+from dualdb.engines.server.ledger import atomic_write_json, claim_if_orphaned, read_record
+from dualdb.engines.server.process import alive, process_started
 
 
 def server_key(url: URL) -> str:
@@ -49,11 +51,11 @@ class DatabaseLedger:
 
     def _write(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write_json(
+        atomic_write_json(
             self.path,
             {
                 "owner_pid": os.getpid(),
-                "owner_started": _process_started(os.getpid()),
+                "owner_started": process_started(os.getpid()),
                 "server": self.key,
                 "databases": self.databases,
             },
@@ -67,10 +69,10 @@ def reap_databases(admin: Engine, key: str, state_dir: Path | None = None) -> li
         return []
     lines = []
     for path in sorted(folder.iterdir()):
-        data = _read_record(path) if path.suffix == ".json" else None
-        if data is None or data.get("server") != key or _alive(data.get("owner_pid"), data.get("owner_started")):
+        data = read_record(path) if path.suffix == ".json" else None
+        if data is None or data.get("server") != key or alive(data.get("owner_pid"), data.get("owner_started")):
             continue
-        claimed = _claim_if_orphaned(path)
+        claimed = claim_if_orphaned(path)
         if claimed is None:
             continue
         for name in data.get("databases", []):

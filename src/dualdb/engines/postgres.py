@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from dualdb.errors import BackendError
 from dualdb.capture.process_state import system_token_hex
-from dualdb.engines.locales import COLLATION_NOTE_SETTING, HOW_TO_GET_ONE
+from dualdb.engines.server.locales import COLLATION_NOTE_SETTING, HOW_TO_GET_ONE
 
 DB_PREFIX = "dualdb_"
 CONNECT_TIMEOUT_S = 3

@@ -169,7 +169,7 @@ class Provisioner:
         Returns the build's record (tables created/failed, the Alembic run) and where it came from.
         """
         from dualdb.engines import schema_cache
-        from dualdb.engines.server import default_cache_dir
+        from dualdb.engines.server.files import default_cache_dir
 
         cache = default_cache_dir()
         fingerprint = schema_cache.sqlite_fingerprint(self.source_fingerprint())
@@ -246,8 +246,10 @@ class Provisioner:
             self._admin()
 
     def _start_local_server(self) -> str:
-        from dualdb.engines.binaries import BinariesNotFound, find_binaries
-        from dualdb.engines.server import ServerError, reap_leftovers, start_server
+        from dualdb.engines.server.binaries import find_binaries
+        from dualdb.engines.server.ledger import reap_leftovers
+        from dualdb.engines.server.local import start_server
+        from dualdb.errors import BinariesNotFound, ServerError
 
         try:
             binaries = find_binaries(self.settings.pg_binaries)
@@ -386,7 +388,7 @@ class Provisioner:
     def _track_created(self, name: str) -> None:
         self._pg_databases.append(name)
         if self._server is not None:
-            from dualdb.engines.server import record_database
+            from dualdb.engines.server.ledger import record_database
 
             record_database(self._server, name)
         elif self._ledger is not None:
@@ -473,7 +475,7 @@ class Provisioner:
 
     def _forget(self, name: str) -> None:
         if self._server is not None:
-            from dualdb.engines.server import forget_database
+            from dualdb.engines.server.ledger import forget_database
 
             forget_database(self._server, name)
         elif self._ledger is not None:

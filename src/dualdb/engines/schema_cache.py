@@ -239,8 +239,6 @@ def load_sqlite(cache_dir: Path, fingerprint: str, dest: Path) -> dict[str, Any]
 
 def publish_sqlite(cache_dir: Path, fingerprint: str, built: Path, record: dict[str, Any]) -> None:
     """Publish ``built`` (a closed SQLite file with the schema) and its record, replacing an older entry."""
-    from dualdb.engines.server import _publish_dir
-
     entry = sqlite_entry(cache_dir, fingerprint)
     entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -261,11 +259,11 @@ def publish_replacing(target: Path, fill: Callable[[Path], None]) -> None:
     Between the two renames a concurrent run finds no entry and builds its
     own: slower, never half-built.
     """
-    from dualdb.engines.server import _publish_dir
+    from dualdb.engines.server.files import publish_dir
 
     if target.exists():
         _discard(target)
-    _publish_dir(target, fill, mode=0o700)
+    publish_dir(target, fill, mode=0o700)
 
 
 def prune(folder: Path, prefix: str, keep: int) -> list[Path]:

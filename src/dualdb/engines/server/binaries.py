@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["PgBinaries", "BinariesNotFound", "find_binaries", "has_icu", "wheel_binaries"]
+from dualdb.errors import BinariesNotFound
+
+__all__ = ["PgBinaries", "find_binaries", "has_icu", "wheel_binaries"]
 
 _REQUIRED = ("initdb", "postgres")
 _EXE = ".exe" if sys.platform == "win32" else ""
@@ -43,10 +45,6 @@ _FIX = (
     "env DUALDB_PG_BINARIES to a folder holding initdb and postgres, "
     "or pass --dualdb-pg-url to use an existing server"
 )
-
-
-class BinariesNotFound(Exception):
-    """No usable ``initdb`` + ``postgres`` pair; the message says where we looked and how to fix it."""
 
 
 @dataclass(frozen=True)
