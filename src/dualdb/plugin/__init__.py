@@ -8,12 +8,43 @@ plugin must cost next to nothing, as pytest-django does: this module imports
 only what its hooks need at start-up (``config``, ``errors``, the fixture
 *definitions*), and the run state (SQLAlchemy, psycopg, capture, reports) is
 built on first use by ``state_of``. ``benchmarks/bench_idle.py`` measures it.
+
+pytest marks every top-level package of a plugin's distribution for assertion
+rewriting, so each ``dualdb`` module would be parsed, rewritten and compiled
+again in every process (and xdist worker) where bytecode is not written
+(``PYTHONDONTWRITEBYTECODE=1``, common in Docker images): about 0.5-1.5 s per
+process for modules that have no test assertions to rewrite. The first thing
+this module does is take ``dualdb`` off that list (``_skip_assertion_rewriting``),
+so the rest of the package loads through Python's own import and its ``.pyc``
+files. ``benchmarks/bench_startup.py`` measures it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
+import sys
+
+
+def _skip_assertion_rewriting() -> None:
+    """Take the ``dualdb`` package off pytest's rewrite list before its modules are imported.
+
+    The list is private to pytest's ``AssertionRewritingHook`` (``_must_rewrite``); when a
+    pytest version has no such attribute, nothing changes and the package is rewritten as
+    before. The fixture modules (``pytest_plugins`` below) are marked by pytest by name and
+    stay rewritten: three small modules.
+    """
+    for finder in sys.meta_path:
+        marked = getattr(finder, "_must_rewrite", None)
+        if isinstance(marked, set) and "dualdb" in marked:
+            marked.discard("dualdb")
+            cache = getattr(finder, "_marked_for_rewrite_cache", None)
+            if isinstance(cache, dict):
+                cache.clear()
+
+
+_skip_assertion_rewriting()
+
+import dataclasses  # noqa: E402 - after _skip_assertion_rewriting, like every import below
+import os  # noqa: E402
 from pathlib import Path
 from typing import TYPE_CHECKING
 
