@@ -222,7 +222,8 @@ def _leg_cell(leg: Leg | None) -> str:
 
 
 def rerender_report(args: argparse.Namespace) -> int:
-    from dualdb.report.files import ReportFileError, rerender
+    from dualdb.errors import ReportFileError
+    from dualdb.report.files import rerender
 
     try:
         written = rerender(Path(args.json_path), Path(args.out) if args.out else None)

@@ -1,7 +1,11 @@
-"""Exceptions a user can cause, each carrying one actionable line.
+"""Every exception the plugin raises, under one base, ``DualdbError``.
 
-The plugin turns these into a single ``pytest.UsageError`` at start-up rather
-than letting a traceback repeat in every test.
+Most are mistakes a user can make, each carrying one actionable line; the pytest layer
+turns them into a single usage error at start-up (``plugin.usage.usage_errors``) rather
+than letting a traceback repeat in every test. As in Hypothesis, a mixin carries the
+builtin type callers expect: ``MissingExtra`` is an ``ImportError``, ``ReportFileError`` a
+``ValueError``, and ``DivergenceError`` (a ``dual`` test's finding) an ``AssertionError``,
+so pytest reports it as a test failure.
 """
 
 from __future__ import annotations
@@ -29,6 +33,27 @@ class BinariesNotFound(DualdbError):
 
 class ServerError(DualdbError):
     """The local PostgreSQL server could not be prepared or started (one actionable line)."""
+
+
+class ReportFileError(DualdbError, ValueError):
+    """A report file that cannot be read: the message says which file and what to do."""
+
+
+class AsyncDriverMissing(DualdbError, RuntimeError):
+    """An async driver (or greenlet) is not installed: the message says what to install."""
+
+
+class DivergenceError(DualdbError, AssertionError):
+    """SQLite and PostgreSQL disagreed on one call of a ``dual`` test; ``.result`` holds both
+    sides (a ``dual.results.PairedResult``), ``.kind`` the kind of difference."""
+
+    def __init__(self, message: str, result: object, kind: str, ordered: bool = True,
+                 simplified_from: str | None = None):
+        super().__init__(message)
+        self.result = result
+        self.kind = kind
+        self.ordered = ordered
+        self.simplified_from = simplified_from
 
 
 class MissingExtra(DualdbError, ImportError):

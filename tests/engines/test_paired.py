@@ -19,7 +19,8 @@ from dualdb.engines.provision import Provisioner
 from dualdb.config import Settings
 from dualdb.contrib.strategies import rows, text_values
 from dualdb.dual.display import side_by_side
-from dualdb.dual.results import HYPOTHESIS_EXAMPLE_NOTES, DivergenceError, Raised
+from dualdb.dual.results import HYPOTHESIS_EXAMPLE_NOTES, Raised
+from dualdb.errors import DivergenceError
 from dualdb.dual.runner import Paired
 
 QUICK = settings(
@@ -30,6 +31,8 @@ QUICK = settings(
 )
 
 
+# This file's own models, not tests/support/models.py: Note's nullable tag and Reply's unset foreign
+# key are what the isolation and rows() tests below need.
 class Base(DeclarativeBase):
     pass
 

@@ -66,7 +66,7 @@ def test_dual_fixture_works_without_dual_db(inner, models_source, linguistic):
     # test_ordering diverges only where PostgreSQL sorts text linguistically (not on the pip wheel)
     result.assert_outcomes(passed=2, failed=3) if linguistic else result.assert_outcomes(passed=3, failed=2)
     out = result.stdout.str()
-    assert ("test_ordering - dualdb.dual.results.DivergenceError" in out) == linguistic
+    assert ("test_ordering - dualdb.errors.DivergenceError" in out) == linguistic
     assert "FailedHealthCheck" in out and "uses a function-scoped fixture" in out
     assert not (inner.pytester.path / "reports" / "dualdb.json").exists()
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from dualdb.config import BACKEND_NAMES
+from dualdb.errors import DivergenceError
 from dualdb.dual.display import Verbatim, side_by_side
 from dualdb.normalize import canonical_text
 from dualdb.records import first_line
@@ -124,29 +125,21 @@ def _as_multiset(value: Any) -> Any:
     return sorted(value, key=canonical_text) if isinstance(value, list) else value
 
 
-class DivergenceError(AssertionError):
-    """SQLite and PostgreSQL disagreed on one call; ``.result`` holds both sides."""
-
-    def __init__(self, result: PairedResult, kind: str, ordered: bool = True, simplified_from: str | None = None):
-        self.result = result
-        self.kind = kind
-        self.ordered = ordered
-        self.simplified_from = simplified_from
-        super().__init__(self._message())
-
-    def _message(self) -> str:
-        what = {
-            "value": "returned different results",
-            "outcome": "raised on one engine only",
-            "error": "raised different errors",
-        }[self.kind]
-        lines = [f"SQLite and PostgreSQL disagree on {self.result.call}: {what} ({self.kind})", ""]
-        lines.append(self.result.side_by_side())
-        if self.simplified_from:
-            lines += ["", f"(simplified by dualdb from Hypothesis's example {self.simplified_from})"]
-        if self.kind == "value" and self.ordered and isinstance(self.result.normalized.get("sqlite"), list):
-            lines += ["", "(results are compared in order; pass ordered=False to compare them as a multiset)"]
-        return "\n".join(lines)
+def divergence_error(result: PairedResult, kind: str, ordered: bool = True,
+                     simplified_from: str | None = None) -> DivergenceError:
+    """The error a ``dual`` test fails with: what differed, both sides next to each other."""
+    what = {
+        "value": "returned different results",
+        "outcome": "raised on one engine only",
+        "error": "raised different errors",
+    }[kind]
+    lines = [f"SQLite and PostgreSQL disagree on {result.call}: {what} ({kind})", ""]
+    lines.append(result.side_by_side())
+    if simplified_from:
+        lines += ["", f"(simplified by dualdb from Hypothesis's example {simplified_from})"]
+    if kind == "value" and ordered and isinstance(result.normalized.get("sqlite"), list):
+        lines += ["", "(results are compared in order; pass ordered=False to compare them as a multiset)"]
+    return DivergenceError("\n".join(lines), result, kind, ordered, simplified_from)
 
 
 def find_divergence_error(exc: BaseException | None) -> DivergenceError | None:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from dualdb.report.html import render_html
 from dualdb.report.markdown import render_markdown
-from dualdb.report.model import Report, ReportFileError, read_report, report_path
+from dualdb.errors import ReportFileError
+from dualdb.report.model import Report, read_report, report_path
 
 __all__ = ["ReportFileError", "rerender", "write_reports"]
 
