@@ -121,13 +121,13 @@ def test_revision_failing_on_postgresql_only(tmp_path, pg_url, pg_admin):
         assert [s.status for s in sqlite_run.steps] == ["applied", "applied", "applied"]
         assert [s.status for s in pg_run.steps] == ["applied", "failed", "not_applied"]
         [finding] = migrations.findings()  # t2 and t.flag are the failure's, not drift
-        assert finding["kind"] == "migration" and finding["backend"] == "postgresql"
-        assert finding["revision"] == "r2" and finding["name"] == "r2 (step r2)"
-        assert finding["legs"] == {"sqlite": "applied", "postgresql": "failed"}
-        assert finding["not_applied"] == ["r3"]
-        assert finding["statement"] == "ALTER TABLE t ADD COLUMN flag BOOLEAN DEFAULT 0"
-        assert finding["category"] == "types"
-        assert finding["error"].startswith("DatatypeMismatch:")
+        assert finding.kind == "migration" and finding.backend == "postgresql"
+        assert finding.revision == "r2" and finding.name == "r2 (step r2)"
+        assert finding.legs == {"sqlite": "applied", "postgresql": "failed"}
+        assert finding.not_applied == ["r3"]
+        assert finding.statement == "ALTER TABLE t ADD COLUMN flag BOOLEAN DEFAULT 0"
+        assert finding.category == "types"
+        assert finding.error.startswith("DatatypeMismatch:")
 
         class FakeBackend:
             name = "postgresql"

@@ -37,11 +37,12 @@ from typing import Any, Callable
 from sqlalchemy import MetaData, event, inspect
 from sqlalchemy.engine import Engine
 
+from dualdb.explain.migrations import drift_category, drift_fix, migration_failure
 from dualdb.errors import BackendError, add_note
+from dualdb.records import SchemaFinding
 
 BACKENDS = ("sqlite", "postgresql")
 VERSION_TABLE = "alembic_version"
-PG_MAX_IDENTIFIER = 63
 
 
 # -- what one backend's upgrade did --------------------------------------------------
@@ -106,7 +107,7 @@ class Migrations:
         self._metadatas = metadatas
         self.runs: dict[str, MigrationRun] = {}
         self._script = None
-        self._findings: list[dict[str, Any]] | None = None
+        self._findings: list[SchemaFinding] | None = None
 
     # the pieces of Alembic ---------------------------------------------------------
 
@@ -203,7 +204,7 @@ class Migrations:
 
     # findings --------------------------------------------------------------------
 
-    def findings(self) -> list[dict[str, Any]]:
+    def findings(self) -> list[SchemaFinding]:
         """Report entries for what differs between the backends' migrated schemas."""
         if self._findings is None:
             self._findings = build_findings(self.runs)
@@ -412,7 +413,7 @@ def _diff_key(diff: tuple) -> tuple[tuple, str] | None:
 # -- findings --------------------------------------------------------------------------
 
 
-def build_findings(runs: dict[str, MigrationRun]) -> list[dict[str, Any]]:
+def build_findings(runs: dict[str, MigrationRun]) -> list[SchemaFinding]:
     """``migration`` findings (a revision failed on an engine) and ``drift`` on one engine only."""
     findings = _migration_findings(runs)
     if all(name in runs for name in BACKENDS):
@@ -420,8 +421,8 @@ def build_findings(runs: dict[str, MigrationRun]) -> list[dict[str, Any]]:
     return findings
 
 
-def _migration_findings(runs: dict[str, MigrationRun]) -> list[dict[str, Any]]:
-    findings: list[dict[str, Any]] = []
+def _migration_findings(runs: dict[str, MigrationRun]) -> list[SchemaFinding]:
+    findings: list[SchemaFinding] = []
     failed: dict[str, list[str]] = {}
     for name in BACKENDS:
         run = runs.get(name)
@@ -435,78 +436,28 @@ def _migration_findings(runs: dict[str, MigrationRun]) -> list[dict[str, Any]]:
             step = run.step(revision) if run is not None else None
             legs[name] = step.status if step is not None else ("not run" if run is None else "applied")
         backend = engines[0] if len(engines) == 1 else "both"
-        category, fix = classify_failure(engines[0], first)
+        category, fix = migration_failure(engines[0], first.error, first.statement, first.location)
         findings.append(
-            {
-                "kind": "migration",
-                "backend": backend,
-                "name": first.label,
-                "revision": revision,
-                "error": first.error,
-                "statement": first.statement or first.location,
-                "location": first.location,
-                "category": category,
-                "fix": fix,
-                "legs": legs,
-                "not_applied": runs[engines[0]].not_applied(),
-            }
+            SchemaFinding(
+                kind="migration",
+                backend=backend,
+                name=first.label,
+                revision=revision,
+                error=first.error,
+                statement=first.statement or first.location,
+                location=first.location,
+                category=category,
+                fix=fix,
+                legs=legs,
+                not_applied=runs[engines[0]].not_applied(),
+            )
         )
     return findings
 
 
-def classify_failure(backend: str, step: StepOutcome) -> tuple[str, str]:
-    """The category of a revision that failed on ``backend``, and how to make it portable."""
-    error = step.error or ""
-    text = " ".join(filter(None, [step.statement, step.location, error])).upper()
-    if backend == "sqlite" and (
-        "NO SUPPORT FOR ALTER" in text
-        or re.search(r"ALTER TABLE \S+ (ALTER|DROP CONSTRAINT|ADD CONSTRAINT)", text)
-        or 'NEAR "ALTER"' in text
-        or 'NEAR "CONSTRAINT"' in text
-    ):
-        return "sql_syntax", (
-            "SQLite cannot ALTER a column or a constraint. Run the operation in batch mode — "
-            "`with op.batch_alter_table(\"<table>\") as batch_op: batch_op.alter_column(...)` — "
-            "or set `render_as_batch=True` in env.py's `context.configure(...)`, so Alembic "
-            "recreates the table on SQLite and emits a plain ALTER on PostgreSQL."
-        )
-    names = re.findall(r'"([^"]{%d,})"' % (PG_MAX_IDENTIFIER + 1), step.statement or "") + [
-        n for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", step.statement or "") if len(n) > PG_MAX_IDENTIFIER
-    ]
-    if backend == "postgresql" and names:
-        return "constraints", (
-            f"PostgreSQL truncates identifiers to {PG_MAX_IDENTIFIER} bytes ({names[0][:40]}… is longer), so "
-            "a later operation naming the full name does not find it; SQLite keeps long names. Use shorter "
-            "names, or a MetaData naming_convention that keeps them under 63 characters."
-        )
-    upper = error.upper()
-    if "IS OF TYPE" in upper or "DATATYPEMISMATCH" in upper:
-        return "types", (
-            "PostgreSQL checks the type of a value or default against the column (a Boolean column "
-            "defaulting to `0`, an integer compared with text); SQLite accepts anything. Write the "
-            "literal in the column's type (`sa.false()`, `sa.text(\"false\")`), or cast explicitly."
-        )
-    if "COMPILE" in upper or ("TYPE" in upper and "DOES NOT EXIST" in upper):
-        return "types", (
-            "The revision uses a type one engine does not have. Use a portable SQLAlchemy type "
-            "(sa.JSON, sa.Uuid, sa.Enum(..., native_enum=False)) or guard the engine-specific DDL with "
-            "`if op.get_bind().dialect.name == \"postgresql\":`."
-        )
-    if "FUNCTION" in error.upper() and ("DOES NOT EXIST" in error.upper() or "NO SUCH FUNCTION" in error.upper()):
-        return "sql_syntax", (
-            "The revision calls a SQL function one engine lacks. Use a portable expression, or guard "
-            "the engine-specific part with `if op.get_bind().dialect.name == ...:`."
-        )
-    return "other", (
-        f"Make the revision portable across SQLite and PostgreSQL, or branch on "
-        f"`op.get_bind().dialect.name` for the part {backend} rejects; until then the {backend} schema "
-        "stops before this revision and tests that need it fail there."
-    )
-
-
-def _drift_findings(runs: dict[str, MigrationRun]) -> list[dict[str, Any]]:
+def _drift_findings(runs: dict[str, MigrationRun]) -> list[SchemaFinding]:
     """Schema objects one engine's migration path lost or never created."""
-    findings: list[dict[str, Any]] = []
+    findings: list[SchemaFinding] = []
     seen: set[tuple] = set()
     failed_tables = _tables_of_failures(runs)
     # 1. vs the models (Alembic's comparison per backend), when dualdb_metadata is given
@@ -571,12 +522,9 @@ def describe_key(key: tuple) -> str:
     return f"index on {key[1]}({', '.join(key[2])})"
 
 
-_CATEGORY = {"fk": "constraints", "unique": "constraints", "not_null": "nulls", "index": "other"}
-
-
 def _drift_entry(
     runs: dict[str, MigrationRun], name: str, other: str, key: tuple, direction: str, source: str
-) -> dict[str, Any]:
+) -> SchemaFinding:
     what = describe_key(key)
     table = _key_table(key)
     step = runs[name].last_touching(table) or runs[other].last_touching(table)
@@ -594,34 +542,17 @@ def _drift_entry(
             (s for s in reversed(step.statements) if table in _tables_of(s) and s.lstrip().upper().startswith("CREATE")),
             None,
         ) or next((s for s in reversed(step.statements) if table in _tables_of(s)), None)
-    return {
-        "kind": "drift",
-        "backend": name,
-        "name": what,
-        "revision": revision,
-        "error": error,
-        "statement": " ".join(statement.split()) if statement else None,
-        "category": _CATEGORY.get(key[0], "other"),
-        "fix": _drift_fix(key, name, direction),
-        "direction": direction,
-    }
-
-
-def _drift_fix(key: tuple, backend: str, direction: str) -> str:
-    if backend == "sqlite" and direction == "missing" and key[0] in ("fk", "unique", "not_null", "index"):
-        return (
-            "Alembic's batch mode rebuilds a SQLite table from what it reflects plus what you pass it: a "
-            "column given in reflect_args/table_args replaces the reflected one together with its foreign "
-            "keys, and copy_from uses your Table as is. Re-declare the lost object in the batch operation "
-            "(e.g. batch_op.create_foreign_key(...)) or in the overriding Column, and let autogenerate "
-            "against your models confirm both engines match."
-        )
-    if direction == "missing":
-        return (
-            f"The migrations create this on one engine only: make the revision that creates it run on "
-            f"{backend} too (no dialect guard around it, batch mode on SQLite), or add a revision that creates it."
-        )
-    return "Drop it in a migration, or add it to the models, so both engines end in the same schema."
+    return SchemaFinding(
+        kind="drift",
+        backend=name,
+        name=what,
+        revision=revision,
+        error=error,
+        statement=" ".join(statement.split()) if statement else None,
+        category=drift_category(key[0]),
+        fix=drift_fix(key[0], name, direction),
+        direction=direction,
+    )
 
 
 # -- telling failing tests why ---------------------------------------------------------
