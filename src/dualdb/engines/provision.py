@@ -118,12 +118,8 @@ class Provisioner:
         (``dualdb_alembic_config``) or ``create_all`` of ``dualdb_metadata``."""
         if not self.settings.alembic_config:
             return create_tables(engine, self.metadatas, state)
-        from dualdb.engines.migrations import install_failure_notes
-
         run = self.migrations.upgrade(engine, name, record=main)
         state.seen_tables = sum(len(m.tables) for m in self.metadatas)
-        if main:
-            install_failure_notes(engine, self._backends[name])
         return run
 
     @property
@@ -210,12 +206,9 @@ class Provisioner:
         if schema is not None:
             backend.schema = schema
         if run is not None:
-            from dualdb.engines.migrations import install_failure_notes
-
             backend.migration = run
             self.migrations.runs[backend.name] = run
             self.migrations._findings = None
-            install_failure_notes(backend.engine, backend)
         backend.schema_source = source
 
     # -- PostgreSQL ----------------------------------------------------------------

@@ -173,15 +173,13 @@ class AsyncEngines:
     def get(self, backend: Backend):  # noqa: ANN201
         engine = self._engines.get(backend.name)
         if engine is None:
-            from dualdb.capture.events import AsyncStatementCapture
             from dualdb.engines.async_engines import AsyncDriverMissing, make_async_engine
 
             try:
                 engine = make_async_engine(backend, self.state.settings)
             except AsyncDriverMissing as exc:
                 pytest.fail(f"pytest-dualdb: {exc}", pytrace=False)
-            self.state.attach_engine(backend.name, engine.sync_engine, AsyncStatementCapture(engine.sync_engine))
-            _install_migration_notes(backend, engine.sync_engine)
+            self.state.attach_engine(backend.name, engine)
             self._engines[backend.name] = engine
         return engine
 
@@ -190,14 +188,6 @@ class AsyncEngines:
 
         engines, self._engines = list(self._engines.values()), {}
         dispose_all(engines)
-
-
-def _install_migration_notes(backend: Backend, engine: Any) -> None:
-    try:
-        from dualdb.engines.migrations import install_failure_notes
-    except ImportError:
-        return
-    install_failure_notes(engine, backend)
 
 
 @pytest.fixture(scope="session")

@@ -127,9 +127,10 @@ def db_fresh_engine(
     leg = request.node.stash.get(LEG_KEY, None)
     capture = None
     if leg is not None:  # its statements are evidence too (locking and isolation tests)
-        from dualdb.capture.events import StatementCapture
+        from dualdb.engines.instrument import instrument
 
-        capture = StatementCapture(engine)
+        # nothing wraps this engine: no savepoints to track, errors as the application gets them
+        capture = instrument(engine, dualdb_backend, savepoints=False, notes=False)
         capture.start(leg)
     try:
         yield engine

@@ -125,7 +125,10 @@ class EngineHook:
         return self.original(target, connect_args=connect_args, **options)
 
     def _capture(self, engine: Any) -> None:
-        capture = capture_for(engine, self.tracker)
+        from dualdb.engines.instrument import instrument
+
+        # the suite's own engine and isolation: only the capture, redirect mode's kind
+        capture = instrument(engine, capture=lambda e: capture_for(e, self.tracker), savepoints=False, notes=False)
         self.captures.append(capture)
         if self.active_leg is not None:
             capture.start(self.active_leg)

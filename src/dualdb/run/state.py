@@ -7,7 +7,6 @@ controller's only collects the legs the workers report.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import MetaData
@@ -16,9 +15,7 @@ from dualdb.engines.provision import Backend, Provisioner
 from dualdb.capture.events import StatementCapture
 from dualdb.capture.recorder import LegRecorder
 from dualdb.config import Settings
-from dualdb.errors import add_note
-from dualdb.harness_notes import LOCK_HINT
-from dualdb.engines.isolation import install_savepoint_tracking
+from dualdb.engines.instrument import instrument
 from dualdb.capture.process_state import EnvironTimelines, SeededEntropy
 from dualdb.records import LegPayload, SchemaFinding
 from dualdb.report.build import build_report
@@ -54,26 +51,26 @@ class RunState:
         backend = self.provisioner.get(name)
         if name not in self._prepared:
             self._prepared.add(name)
-            if self.settings.dual:  # statements are only compared in a dual run: don't pay for capture otherwise
-                self.captures[name] = StatementCapture(backend.engine)
-            install_savepoint_tracking(backend.engine)
-            _install_error_notes(backend)
+            # statements are only compared in a dual run: don't pay for capture otherwise
+            capture = instrument(backend.engine, backend, capture=self.settings.dual)
+            if capture is not None:
+                self.captures[name] = capture
         self.backend_info[name] = backend.describe()
         for warning in self.provisioner.warnings:
             if warning not in self.warnings:
                 self.warnings.append(warning)
         return backend
 
-    def attach_engine(self, name: str, engine: Any, capture: StatementCapture) -> None:
-        """Another engine on backend ``name`` (the async engine's ``sync_engine``): its
-        statements feed the same legs, its errors get the same notes."""
+    def attach_engine(self, name: str, engine: Any) -> StatementCapture:
+        """Another engine on backend ``name`` (the async engine), instrumented like the main one:
+        its statements feed the same legs, its errors get the same notes. Returns its capture."""
         backend = self.backend(name)
+        capture = instrument(engine, backend)
         self.extra_captures.setdefault(name, []).append(capture)
-        install_savepoint_tracking(engine)
-        _install_error_notes(backend, engine)
         main = self.captures.get(name)
         if main is not None and main.leg is not None:
             capture.start(main.leg)
+        return capture
 
     def local_schema_findings(self) -> list[dict[str, Any]]:
         return self.provisioner.schema_findings()
@@ -182,34 +179,3 @@ def drop_evidence_if_same(nodeid: str, legs: dict[str, LegPayload]) -> str | Non
         leg["statements"] = []
         leg["agreed"] = True  # the verdict needed the statements (values sent differently): keep it
     return entry.verdict
-
-
-
-
-def _install_error_notes(backend: Backend, engine: Any = None) -> None:
-    """Add one-line hints to errors whose cause is the harness, not the application.
-
-    A table that failed to create on this backend is named; a lock wait that
-    timed out says which transaction probably holds the lock.
-    """
-    from sqlalchemy import event
-
-    @event.listens_for(engine if engine is not None else backend.engine, "handle_error")
-    def _add_notes(context) -> None:  # noqa: ANN001
-        exc = context.sqlalchemy_exception
-        if exc is None:
-            return
-        message = str(context.original_exception)
-        note = _missing_table_note(backend, message)
-        if note is None and ("lock timeout" in message or "database is locked" in message):
-            note = LOCK_HINT
-        if note is not None and note not in getattr(exc, "__notes__", ()):
-            add_note(exc, note)
-
-
-def _missing_table_note(backend: Backend, message: str) -> str | None:
-    for table, error in backend.schema.failed.items():
-        name = table.split(".")[-1]
-        if re.search(rf"\b{re.escape(name)}\b", message):
-            return f"dualdb: table {table!r} could not be created on {backend.name}: {error}"
-    return None
