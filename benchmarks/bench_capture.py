@@ -176,9 +176,9 @@ def one_test(engine, fn, capture: StatementCapture | None, backend: str):  # noq
         conn.close()
     if leg is not None:
         leg.finish()
-        dicts = leg.statement_dicts()
+        records = leg.statement_records()
         capture.stop()
-        return dicts
+        return records
     return None
 
 

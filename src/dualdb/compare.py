@@ -56,7 +56,7 @@ kind ``value`` — when either
    look-alike tests stay ``same``.
 
 Statement differences are also attached as evidence to outcome and error
-divergences (``first_difference["statement"]``, the first statement whose
+divergences (``first_difference.statement``, the first statement whose
 result or error differed) and to ``failed_both`` entries.
 """
 
@@ -72,7 +72,7 @@ from typing import Any
 
 from dualdb.harness_notes import CLOCK_NOTE, TIE_NOTE
 from dualdb.normalize import canonical_text
-from dualdb.records import CapturedStatement, Difference, difference
+from dualdb.records import CapturedStatement, Difference
 from dualdb.sql import is_compared_verb, statement_shape
 
 CLOCK_NEAR = dt.timedelta(days=400)
@@ -124,7 +124,7 @@ def compare_legs(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "po
     if a_fails or b_fails:
         kind = "outcome" if a_fails != b_fails else "error"
         primary = _outcome_difference(a, b, names, statement_diffs)
-        rest = [d for d in statement_diffs if d is not primary.get("statement")]
+        rest = [d for d in statement_diffs if d is not primary.statement]
         return Verdict("diverged", kind, primary, notes, [primary, *rest])
     observed = observation_differences(a.observations or [], b.observations or [], eq, names)
     differences = observed + statement_diffs
@@ -133,10 +133,10 @@ def compare_legs(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "po
     differences = observed + sorted(statement_diffs, key=_clock_form_only)  # stable: in order otherwise
     primary = differences[0]
     if observed and statement_diffs:
-        primary["statement"] = differences[len(observed)]
+        primary.statement = differences[len(observed)]
     for diff in differences:
         if _involves_clock(diff):
-            diff["note"] = CLOCK_NOTE
+            diff.note = CLOCK_NOTE
             if CLOCK_NOTE not in notes:
                 notes.append(CLOCK_NOTE)
     return Verdict("diverged", "value", primary, notes, differences)
@@ -163,14 +163,13 @@ def _outcome_difference(
 
     failing = (_failing_statement(a), _failing_statement(b))
     cause = root_cause(statement_diffs, (a, b), failing)
-    diff = difference("outcome", {names[0]: describe(a), names[1]: describe(b)}, "error")
+    diff = Difference("outcome", {names[0]: describe(a), names[1]: describe(b)}, "error")
     if cause is not None:
-        diff.update({k: cause[k] for k in ("index", "sql") if cause.get(k) is not None})
-        diff["statement"] = cause
+        diff.index, diff.sql, diff.statement = cause.index, cause.sql, cause
     elif any(failing):
-        diff["sql"] = {name: s["sql"] for name, s in zip(names, failing) if s}
+        diff.sql = {name: s.sql for name, s in zip(names, failing) if s}
     if cause is not None and _involves_clock(cause):
-        diff["note"] = CLOCK_NOTE
+        diff.note = CLOCK_NOTE
     return diff
 
 
@@ -188,20 +187,19 @@ def root_cause(
     """
     if not diffs:
         return None
-    errors = [d for d in diffs if d.get("shape") == "error"]
+    errors = [d for d in diffs if d.shape == "error"]
     for side, stmt in enumerate(failing):
         if stmt is None:
             continue
         statements = legs[side].statements or []
         position = next((i for i, s in enumerate(statements) if s is stmt), None)
-        key = "index" if side == 0 else "index_other"
         for d in errors:
-            if d.get(key) == position:
+            if (d.index if side == 0 else d.index_other) == position:
                 return d
     if errors:
         return errors[0]
     telling = [d for d in diffs if not _clock_form_only(d)] or diffs
-    reads = [d for d in telling if str((d.get("sql") or {}).get("sqlite") or "").lstrip().upper().startswith(("SELECT", "WITH"))]
+    reads = [d for d in telling if str((d.sql or {}).get("sqlite") or "").lstrip().upper().startswith(("SELECT", "WITH"))]
     consumed = reads[-1] if reads else telling[-1]
     return _id_source(consumed, diffs) or consumed
 
@@ -213,14 +211,14 @@ def _id_source(read: Difference, diffs: list[Difference]) -> Difference | None:
     every later read of those rows differs only in that id. The INSERT is the
     cause, the read its consequence.
     """
-    cells = differing_cells(*list((read.get("values") or {}).values())[:2]) if len(read.get("values") or {}) == 2 else []
+    cells = differing_cells(*list(read.values.values())[:2]) if len(read.values) == 2 else []
     if not cells or not all(_is_number(x) and _is_number(y) for x, y in cells):
         return None
     for diff in diffs:
         if diff is read:
             break
-        if diff.get("shape") == "new_id":
-            a, b = list(diff["values"].values())[:2]
+        if diff.shape == "new_id":
+            a, b = list(diff.values.values())[:2]
             if any([[x]] == a and [[y]] == b for x, y in cells) or any(x in _flat(a) and y in _flat(b) for x, y in cells):
                 return diff
     return None
@@ -235,7 +233,7 @@ def _flat(value: Any) -> list:
 def _clock_form_only(diff: Difference) -> bool:
     """Every differing cell is a clock value in another form (whole seconds, naive): a real
     difference, but rarely the one a test is about when it has others."""
-    values = list((diff.get("values") or {}).values())
+    values = list(diff.values.values())
     if len(values) != 2:
         return False
     cells = differing_cells(*values)
@@ -285,12 +283,12 @@ def _failing_statement(leg: LegView) -> CapturedStatement | None:
     message = leg.error_message or ""
     last = None
     for stmt in leg.statements or []:
-        err = stmt.get("error")
+        err = stmt.error
         if err:
             last = stmt
-            if err.get("message") and err["message"] in message:
+            if err.message and err.message in message:
                 return stmt
-    return last if leg.error_type and last is not None and last["error"]["type"] == leg.error_type else None
+    return last if leg.error_type and last is not None and last.error.type == leg.error_type else None
 
 
 def same_failure(a: LegView, b: LegView) -> bool:
@@ -303,7 +301,7 @@ def same_failure(a: LegView, b: LegView) -> bool:
 
 def _leg_family(leg: LegView) -> str | None:
     stmt = _failing_statement(leg)
-    code = (stmt or {}).get("error", {}).get("code") if stmt else None
+    code = stmt.error.code if stmt is not None and stmt.error is not None else None
     return error_family(leg.error_type, leg.error_message, code)
 
 
@@ -326,7 +324,7 @@ def observation_differences(
             names[0]: left["value"] if left else {"$missing": True},
             names[1]: right["value"] if right else {"$missing": True},
         }
-        out.append(difference("observation", values, classify(values[names[0]], values[names[1]]),
+        out.append(Difference("observation", values, classify(values[names[0]], values[names[1]]),
                               index=index, label=label))
     return out
 
@@ -352,10 +350,7 @@ def first_observation_difference(
 
 
 def _shape(stmt: CapturedStatement) -> str:
-    shape = stmt.get("shape")
-    if shape:
-        return shape
-    sql = str(stmt.get("sql") or "")
+    sql = stmt.sql
     shape = _SHAPES.get(sql)
     if shape is None:
         if len(_SHAPES) > 8192:
@@ -388,12 +383,12 @@ def align(a: list[CapturedStatement], b: list[CapturedStatement], eq: ValueEqual
 
 def statement_params(stmt: CapturedStatement) -> Any:
     """A statement's parameters (a list of values in bind-name order)."""
-    return stmt.get("params")
+    return stmt.params
 
 
 def is_ordered(stmt: CapturedStatement) -> bool:
-    """The statement has a top-level ORDER BY (``order_keys`` implies it)."""
-    return bool(stmt.get("ordered") or stmt.get("order_keys") is not None)
+    """The statement has a top-level ORDER BY."""
+    return stmt.ordered
 
 
 _SHAPES: dict[str, str] = {}
@@ -405,7 +400,7 @@ def _align_key(stmt: CapturedStatement, eq: ValueEquality, side: str) -> str:
         params = [v for v in params if not _filler(v)]
     shape = _shape(stmt)
     # result columns tell SELECTs apart; a write returns ids only where the dialect uses RETURNING
-    columns = stmt.get("columns") if shape.startswith(("SELECT", "WITH", "VALUES")) else None
+    columns = stmt.columns if shape.startswith(("SELECT", "WITH", "VALUES")) else None
     return f"{shape}|{canonical_text(columns)}|{canonical_text(params)}"
 
 
@@ -458,15 +453,15 @@ def statement_differences(
             shape = classify(seen_a, seen_b)
         else:  # unordered: line the rows up before naming the difference
             shape = classify(_loosely_sorted(seen_a), _loosely_sorted(seen_b))
-        out.append(difference(
+        out.append(Difference(
             "statement", values, shape,
             index=i,
             index_other=j,
-            sql={names[0]: left["sql"], names[1]: right["sql"]},
+            sql={names[0]: left.sql, names[1]: right.sql},
             params=statement_params(left),
-            columns=projected[2] if projected is not None else left.get("columns"),
+            columns=projected[2] if projected is not None else left.columns,
             ordered=is_ordered(left) and is_ordered(right),
-            order_by=left.get("order_by"),
+            order_by=left.order_by,
         ))
         if limit is not None and len(out) >= limit:
             break
@@ -480,8 +475,8 @@ def _common_columns(left: CapturedStatement, right: CapturedStatement) -> tuple[
     id and a server default SQLite's ``RETURNING id, created`` is PostgreSQL's
     ``RETURNING created``. What the application sees is the common columns.
     """
-    ca, cb = left.get("columns"), right.get("columns")
-    rows_a, rows_b = left.get("rows"), right.get("rows")
+    ca, cb = left.columns, right.columns
+    rows_a, rows_b = left.rows, right.rows
     if not ca or not cb or list(ca) == list(cb) or rows_a is None or rows_b is None:
         return None
     common = [c for c in ca if c in cb]
@@ -512,7 +507,7 @@ def learn_differing_inputs(a: list[CapturedStatement], b: list[CapturedStatement
     for block in matcher.get_matching_blocks():
         for k in range(block.size):
             left, right = a[block.a + k], b[block.b + k]
-            keys = set(left.get("param_keys") or ()) | set(right.get("param_keys") or ())
+            keys = set(left.param_keys or ()) | set(right.param_keys or ())
             _learn_params(statement_params(left), statement_params(right), eq, keys)
     # rows written in batches the two dialects split differently: paired row by row, per table
     rows_a, rows_b = _batched_rows(a), _batched_rows(b)
@@ -577,43 +572,43 @@ def _loosely_sorted(rows: Any) -> Any:
 
 def _new_id(stmt: CapturedStatement, other: CapturedStatement) -> int | None:
     """The new row's id SQLite reported as ``lastrowid`` where the other dialect used RETURNING."""
-    if stmt.get("rows") is not None or stmt.get("lastrowid") is None:
+    if stmt.rows is not None or stmt.lastrowid is None:
         return None
-    theirs = other.get("rows")
+    theirs = other.rows
     if theirs and len(theirs) == 1 and isinstance(theirs[0], list) and theirs[0] and type(theirs[0][0]) is int:
-        return stmt["lastrowid"]
+        return stmt.lastrowid
     return None
 
 
 def _result_of(stmt: CapturedStatement, other: CapturedStatement | None = None) -> Any:
-    if stmt.get("error"):
-        return {"error": f"{stmt['error']['type']}: {stmt['error']['message']}"}
-    if stmt.get("rows") is not None:
-        return stmt["rows"]
+    if stmt.error:
+        return {"error": f"{stmt.error.type}: {stmt.error.message}"}
+    if stmt.rows is not None:
+        return stmt.rows
     if other is not None and _new_id(stmt, other) is not None:
-        return [[stmt["lastrowid"]]]
-    return {"rowcount": stmt.get("rowcount")}
+        return [[stmt.lastrowid]]
+    return {"rowcount": stmt.rowcount}
 
 
 def _statement_mismatch(left: CapturedStatement, right: CapturedStatement, eq: ValueEquality) -> tuple[str | None, str | None]:
     """``(problem, note)``: what differs between two aligned statements, if anything."""
-    le, re_ = left.get("error"), right.get("error")
+    le, re_ = left.error, right.error
     if bool(le) != bool(re_):
         return "error", None
     if le and re_:
-        if le["type"] == re_["type"]:
+        if le.type == re_.type:
             return None, None
-        fa = error_family(le["type"], le.get("message"), le.get("code"))
-        fb = error_family(re_["type"], re_.get("message"), re_.get("code"))
+        fa = error_family(le.type, le.message, le.code)
+        fb = error_family(re_.type, re_.message, re_.code)
         return (None if fa is not None and fa == fb else "error"), None
     for mine, theirs in ((left, right), (right, left)):
         new_id = _new_id(mine, theirs)
         if new_id is not None:
-            return ("new_id" if new_id != theirs["rows"][0][0] else None), None
-    rows_a, rows_b = left.get("rows"), right.get("rows")
+            return ("new_id" if new_id != theirs.rows[0][0] else None), None
+    rows_a, rows_b = left.rows, right.rows
     if rows_a is not None and rows_b is not None:
         # (one side without rows: RETURNING used by one dialect only, or not fetched)
-        if left.get("fetched", len(rows_a)) != right.get("fetched", len(rows_b)):
+        if left.fetched_rows != right.fetched_rows:
             return "rows", None
         projected = _common_columns(left, right)
         if projected is not None:  # the dialects returned different columns: compare the common ones
@@ -622,24 +617,24 @@ def _statement_mismatch(left: CapturedStatement, right: CapturedStatement, eq: V
             same = eq.equal(eq.sorted_rows(projected[0], "a"), eq.sorted_rows(projected[1], "b"))
             return (None if same else "rows"), None
         ordered = is_ordered(left) and is_ordered(right)
-        digested = left.get("digested_rows") or right.get("digested_rows")
+        digested = left.digested_rows or right.digested_rows
         if digested and not ordered:
-            return ("digest" if left.get("set_digest") != right.get("set_digest") else None), None
+            return ("digest" if left.set_digest != right.set_digest else None), None
         if not ordered:
             if eq.equal(eq.sorted_rows(rows_a, "a"), eq.sorted_rows(rows_b, "b")):
                 return None, None
             return "rows", None
         if not eq.equal(rows_a, rows_b):
-            tie, clock = _tie_permutation(rows_a, rows_b, left.get("order_keys"), right.get("order_keys"), eq)
+            tie, clock = _tie_permutation(rows_a, rows_b, left.order_keys, right.order_keys, eq)
             if not tie:
                 return "rows", None
             if clock:
                 return None, TIE_NOTE
-        if digested and left.get("digest") != right.get("digest"):
-            if left.get("set_digest") != right.get("set_digest"):
+        if digested and left.digest != right.digest:
+            if left.set_digest != right.set_digest:
                 return "digest", None
         return None, None
-    count_a, count_b = left.get("rowcount"), right.get("rowcount")
+    count_a, count_b = left.rowcount, right.rowcount
     if count_a is not None and count_b is not None and count_a != count_b:
         return "rowcount", None
     return None, None
@@ -836,11 +831,13 @@ def _has_clock(value: Any) -> bool:
 
 def _involves_clock(diff: Difference) -> bool:
     """A cell that differs is a clock value (not merely a row that holds one)."""
-    values = list(((diff or {}).get("values") or {}).values())
-    if len(values) != 2 or diff.get("shape") in ("error", "rowcount", "digest", "new_id"):
+    if diff is None:
+        return False
+    values = list(diff.values.values())
+    if len(values) != 2 or diff.shape in ("error", "rowcount", "digest", "new_id"):
         return False
     a, b = values
-    if not diff.get("ordered"):
+    if not diff.ordered:
         a, b = _loosely_sorted(a), _loosely_sorted(b)
     return any(_has_clock(x) or _has_clock(y) for x, y in differing_cells(a, b))
 

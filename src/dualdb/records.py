@@ -406,13 +406,11 @@ class LegPayload:
 # -- constructors ---------------------------------------------------------------------------
 
 
-def error_record(exc: BaseException, message: str | None = None) -> dict[str, str]:
-    """An exception as a record: the one place exceptions become ``{type, message, code}``.
-
-    Interim: returns the dict shape until the producers build ``ErrorRecord``s."""
+def error_record(exc: BaseException, message: str | None = None) -> ErrorRecord:
+    """An exception as a record: the one place exceptions become ``{type, message, code}``."""
     code = getattr(exc, "sqlstate", None) or getattr(exc, "sqlite_errorname", None)
     return ErrorRecord(type(exc).__name__, first_line(str(exc)) if message is None else message,
-                       str(code) if code else None).to_dict()
+                       str(code) if code else None)
 
 
 def first_line(text: str) -> str:
@@ -421,10 +419,3 @@ def first_line(text: str) -> str:
         if line.strip():
             return line.strip()
     return ""
-
-
-def difference(source: DifferenceSource, values: dict[str, Any], shape: str, **fields: Any) -> dict[str, Any]:
-    """Interim: a difference in the dict shape, until comparison builds ``Difference``s."""
-    record = {"source": source, "index": None, "label": None, "sql": None, "values": values, "shape": shape, "note": None}
-    record.update(fields)
-    return record

@@ -20,6 +20,11 @@ from dualdb.harness_notes import FROZEN_NOW_NOTE
 from dualdb.sql import has_top_level_order_by, is_harness_sql, statement_shape
 
 
+def statement_dicts(leg: LegRecorder) -> list[dict]:
+    """The leg's statements in the report's JSON shape."""
+    return [s.to_dict() for s in leg.statement_records()]
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -84,7 +89,7 @@ def run(request, engines):  # noqa: ANN001
 
 
 def sql_of(leg):
-    return [s["sql"] for s in leg.statement_dicts()]
+    return [s["sql"] for s in statement_dicts(leg)]
 
 
 def test_rows_are_recorded_as_the_application_fetches_them(run):
@@ -99,7 +104,7 @@ def test_rows_are_recorded_as_the_application_fetches_them(run):
 
     leg = run(fn)
     assert got["first"] == ("item 0",) and len(got["rest"]) == 4  # nothing consumed behind the app's back
-    selects = [s for s in leg.statement_dicts() if s["sql"].startswith("SELECT")]
+    selects = [s for s in statement_dicts(leg) if s["sql"].startswith("SELECT")]
     assert selects[0]["rows"] == [[f"item {i}"] for i in range(5)]
     assert selects[0]["order_keys"] == [0] and selects[0]["columns"] == ["name"]
 
@@ -123,7 +128,7 @@ def test_values_are_what_the_application_received(run):
         session.execute(select(Item.flag, Item.data, Item.at, Item.stamped)).all()
 
     leg = run(fn)
-    rows = [s for s in leg.statement_dicts() if s["sql"].startswith("SELECT")][0]["rows"]
+    rows = [s for s in statement_dicts(leg) if s["sql"].startswith("SELECT")][0]["rows"]
     # SQLite's raw 0 / JSON text / datetime text went through SQLAlchemy's result processors;
     # the clock value keeps its awareness (its fraction is compared where the test observes it)
     assert rows == [[False, {"a": None, "b": [1, 2]}, {"$dt": "2024-03-01T09:30:00"},
@@ -134,7 +139,7 @@ def test_parameters_are_the_applications_values_on_both_engines(run):
     def fn(session):
         session.execute(select(Item.id).where(Item.name == "x", Item.at > dt.datetime(2024, 1, 1), Item.flag.is_(True)))
 
-    stmt = run(fn).statement_dicts()[0]
+    stmt = statement_dicts(run(fn))[0]
     assert stmt["params"] == [{"$dt": "2024-01-01T00:00:00"}, "x"]  # the same on both engines
 
 
@@ -150,7 +155,7 @@ def test_errors_are_recorded_with_the_engines_code(run):
             raise StatementError("postgresql accepted the string", None, None, None)
 
     leg = run(fn)
-    errors = [s["error"] for s in leg.statement_dicts() if s["error"]]
+    errors = [s["error"] for s in statement_dicts(leg) if s["error"]]
     if run.backend == "sqlite" and sys.version_info < (3, 11):
         assert "code" not in errors[0]  # sqlite3 exposes error names from Python 3.11 on
     else:
@@ -165,13 +170,13 @@ def test_sqlite_inserts_keep_lastrowid_postgresql_returns_ids(run):
         session.add(Item(name="a"))
         session.flush()
 
-    stmt = run(fn).statement_dicts()[0]
+    stmt = statement_dicts(run(fn))[0]
     assert stmt["rows"][0][0] == 1  # RETURNING the id and the server default, on both engines
 
     def no_server_default(session):
         session.execute(insert(Item).values(name="b", stamped=dt.datetime(2024, 1, 1)))
 
-    stmt = run(no_server_default).statement_dicts()[0]
+    stmt = statement_dicts(run(no_server_default))[0]
     if run.backend == "sqlite":  # SQLAlchemy reads the new id from the cursor
         assert stmt["rows"] is None and stmt["lastrowid"] == 1 and stmt["rowcount"] == 1
     else:  # ... and uses RETURNING on PostgreSQL
@@ -185,7 +190,7 @@ def test_memory_is_bounded_per_leg(run):
             session.execute(select(Item.id, Item.name)).all()
 
     leg = run(fn, max_statements=5, max_rows=30, max_cells=100)
-    dicts = leg.statement_dicts()
+    dicts = statement_dicts(leg)
     assert len(dicts) == 5 and leg.dropped_statements == 4
     first, second = dicts[1], dicts[2]
     assert len(first["rows"]) == 30 and first["fetched"] == 120 and first["digested_rows"] == 90
@@ -203,7 +208,7 @@ def test_a_fetched_json_document_mutated_later_is_recorded_as_fetched(run):
         row = session.execute(select(Item.data)).one()
         row[0]["n"] = 99  # the application mutates what it got (psycopg hands out the dict)
 
-    rows = [s for s in run(fn).statement_dicts() if s["sql"].startswith("SELECT")][0]["rows"]
+    rows = [s for s in statement_dicts(run(fn)) if s["sql"].startswith("SELECT")][0]["rows"]
     assert rows == [[{"n": 1}]]
 
 
@@ -230,7 +235,7 @@ def test_an_order_by_key_named_by_string_is_described_like_the_column(run):
         for key in (Item.at, "at", Item.at.desc().nulls_last(), desc("at")):
             session.execute(select(Item.name, Item.at).order_by(key)).all()
 
-    selects = [s for s in run(fn).statement_dicts() if s["sql"].startswith("SELECT")]
+    selects = [s for s in statement_dicts(run(fn)) if s["sql"].startswith("SELECT")]
     assert len(selects) == 4
     for statement in selects:
         assert statement["order_keys"] == [1], statement["sql"]
@@ -243,7 +248,7 @@ def test_text_queries_without_types_keep_the_drivers_values(run):
         session.flush()
         session.execute(text("SELECT flag, data FROM cap_items")).all()
 
-    rows = [s for s in run(fn).statement_dicts() if s["sql"].startswith("SELECT")][0]["rows"]
+    rows = [s for s in statement_dicts(run(fn)) if s["sql"].startswith("SELECT")][0]["rows"]
     if run.backend == "sqlite":
         assert rows == [[1, "{}"]]  # SQLite has no boolean and stores JSON as text: a real difference
     else:

@@ -1,4 +1,5 @@
-"""Two legs in, one verdict out: the rules of comparison, on captured legs as plain data."""
+"""Two legs in, one verdict out: the rules of comparison, on captured legs (written as the
+JSON shape, read into records as ``dualdb report`` reads them)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import datetime as dt
 import pytest
 
 from dualdb.compare import TIE_NOTE, LegView, align, classify, compare_legs, error_family, same_failure
+from dualdb.records import CapturedStatement
 
 START = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
 def leg(statements=(), observations=(), outcome="passed", error=None, started=START) -> LegView:
     etype, message = error if error else (None, None)
-    return LegView(outcome, etype, message, list(observations), list(statements), started)
+    return LegView(outcome, etype, message, list(observations), records(statements), started)
+
+
+def records(statements):
+    return [CapturedStatement.from_dict(s) for s in statements]
 
 
 def select(rows, sql="SELECT users.name FROM users", params=None, **extra):
@@ -36,8 +42,8 @@ def test_ordered_rows_in_another_order_are_a_value_divergence():
     b = leg([select([["a"], ["B"]], order_keys=[0])])
     v = verdict(a, b)
     assert (v.verdict, v.kind) == ("diverged", "value")
-    assert v.first_difference["shape"] == "order"
-    assert v.first_difference["values"] == {"sqlite": [["B"], ["a"]], "postgresql": [["a"], ["B"]]}
+    assert v.first_difference.shape == "order"
+    assert v.first_difference.values == {"sqlite": [["B"], ["a"]], "postgresql": [["a"], ["B"]]}
 
 
 def test_rows_tied_on_the_sort_key_may_come_in_any_order():
@@ -69,7 +75,7 @@ def test_a_parameter_only_one_dialect_adds_does_not_break_alignment():
     sqlite = select([["Ann"]], sql="SELECT users.name FROM users LIMIT ? OFFSET ?", params=[1, 0])
     pg = select([["Bob"]], sql="SELECT users.name FROM users LIMIT %(param_1)s", params=[1])
     v = verdict(leg([sqlite]), leg([pg]))
-    assert v.verdict == "diverged" and v.first_difference["source"] == "statement"
+    assert v.verdict == "diverged" and v.first_difference.source == "statement"
 
 
 def test_alignment_skips_statements_only_one_dialect_sent():
@@ -77,7 +83,7 @@ def test_alignment_skips_statements_only_one_dialect_sent():
     a = [insert, dict(insert, params=["b"]), select([["a"], ["b"]])]
     b = [{"sql": "INSERT INTO users (name) SELECT ...", "params": ["a", "b"], "rows": [[1], [2]], "error": None},
          select([["a"], ["b"]])]
-    assert align(a, b) == [(2, 1)]
+    assert align(records(a), records(b)) == [(2, 1)]
 
 
 def test_sqlite_lastrowid_is_compared_with_postgresql_returning():
@@ -86,9 +92,9 @@ def test_sqlite_lastrowid_is_compared_with_postgresql_returning():
     b = leg([{"sql": "INSERT INTO users (name) VALUES (%(name)s) RETURNING users.id", "params": ["c"],
               "rows": [[3]], "error": None, "columns": ["id"]}])
     v = verdict(a, b)
-    assert v.first_difference["shape"] == "new_id"
-    assert v.first_difference["values"] == {"sqlite": [[2]], "postgresql": [[3]]}
-    b.statements[0]["rows"] = [[2]]
+    assert v.first_difference.shape == "new_id"
+    assert v.first_difference.values == {"sqlite": [[2]], "postgresql": [[3]]}
+    b.statements[0].rows = [[2]]
     assert verdict(a, b).verdict == "same"
 
 
@@ -103,7 +109,7 @@ def test_statement_errors_compare_by_kind_of_failure():
     assert verdict(leg([failing(sqlite_dup)]), leg([failing(pg_dup)])).verdict == "same"
     pg_fk = {"type": "ForeignKeyViolation", "message": "violates foreign key constraint", "code": "23503"}
     v = verdict(leg([failing(sqlite_dup)]), leg([failing(pg_fk)]))
-    assert (v.verdict, v.first_difference["shape"]) == ("diverged", "error")
+    assert (v.verdict, v.first_difference.shape) == ("diverged", "error")
     v = verdict(leg([failing(None)]), leg([failing(pg_dup)]))  # caught by the test on one engine only
     assert v.verdict == "diverged"
 
@@ -125,7 +131,7 @@ def test_outcome_divergence_carries_the_first_differing_statement():
     b = leg([select([], params=["al%"])], outcome="failed", error=("AssertionError", "assert []"))
     v = verdict(a, b)
     assert v.kind == "outcome"
-    assert v.first_difference["statement"]["values"] == {"sqlite": [["alice"]], "postgresql": []}
+    assert v.first_difference.statement.values == {"sqlite": [["alice"]], "postgresql": []}
 
 
 def test_observations_come_first_with_statement_evidence():
@@ -134,13 +140,13 @@ def test_observations_come_first_with_statement_evidence():
     a = leg([select([["B"], ["a"]], order_keys=[0])], obs_a)
     b = leg([select([["a"], ["B"]], order_keys=[0])], obs_b)
     first = verdict(a, b).first_difference
-    assert first["source"] == "observation" and first["statement"]["source"] == "statement"
+    assert first.source == "observation" and first.statement.source == "statement"
 
 
 def test_numbers_within_tolerance_and_strict_booleans():
     assert verdict(leg([select([[0.30000000000000004]])]), leg([select([[0.3]])])).verdict == "same"
     v = verdict(leg([select([["Ann", 1]])]), leg([select([["Ann", True]])]))
-    assert v.verdict == "diverged" and v.first_difference["shape"] == "bool_vs_number"
+    assert v.verdict == "diverged" and v.first_difference.shape == "bool_vs_number"
 
 
 def test_datetimes_near_the_leg_start_compare_relative_to_it():
@@ -165,7 +171,7 @@ def test_rows_past_the_kept_limit_compare_by_digest():
     # unordered: only the multiset digest counts (the kept first rows may differ by order)
     assert verdict(leg([big("s1", "d1", [["a"]])]), leg([big("s1", "d2", [["b"]])])).verdict == "same"
     v = verdict(leg([big("s1", "d1", [["a"]])]), leg([big("s2", "d1", [["a"]])]))
-    assert v.first_difference["shape"] == "digest"
+    assert v.first_difference.shape == "digest"
     # ordered: a reordered tail with the same rows is not reported (ties can't be told apart there)
     assert verdict(leg([big("s1", "d1", [["a"]], True)]), leg([big("s1", "d2", [["a"]], True)])).verdict == "same"
 
@@ -232,7 +238,7 @@ def test_a_value_read_back_in_another_form_is_still_a_difference():
     a = leg([insert(["ann", "tok_Zq8f3"]), read_back(["ann", "tok_Zq8f3"])])
     b = leg([insert(["ann", "tok_81hQa"]), read_back(["ANN", "tok_81hQa"])])
     v = verdict(a, b)
-    assert v.verdict == "diverged" and v.first_difference["source"] == "statement"
+    assert v.verdict == "diverged" and v.first_difference.source == "statement"
 
 
 def test_text_built_from_a_value_sent_differently_is_not_reported():
@@ -258,7 +264,7 @@ def test_returning_lists_compiled_differently_compare_on_the_common_columns():
     whole = {"$masked": "clock", "aware": False, "frac": False}
     a = leg([insert([5, "ann"], sql=sql_a, rows=[[5, whole]], columns=["id", "created"])])
     v = verdict(a, b)
-    assert (v.verdict, v.first_difference["shape"]) == ("diverged", "datetime_form")
+    assert (v.verdict, v.first_difference.shape) == ("diverged", "datetime_form")
 
 
 # -- the root cause, not the first difference --------------------------------------------
@@ -273,9 +279,9 @@ def test_an_outcome_divergence_names_the_statement_that_failed_on_one_engine():
     b = leg([token_b, failed], outcome="failed", error=("IntegrityError", "duplicate key value"))
     v = verdict(a, b)
     assert (v.verdict, v.kind) == ("diverged", "outcome")
-    assert v.first_difference["statement"]["shape"] == "error"
-    assert v.first_difference["statement"]["sql"]["sqlite"].startswith("INSERT INTO tags")
-    assert [d["source"] for d in v.differences] == ["outcome", "statement"]  # the token cell is listed too
+    assert v.first_difference.statement.shape == "error"
+    assert v.first_difference.statement.sql["sqlite"].startswith("INSERT INTO tags")
+    assert [d.source for d in v.differences] == ["outcome", "statement"]  # the token cell is listed too
 
 
 def test_an_assertion_failure_names_the_last_differing_read():
@@ -286,7 +292,7 @@ def test_an_assertion_failure_names_the_last_differing_read():
     a = leg([early, page])
     b = leg([early_b, page_b], outcome="failed", error=("AssertionError", "assert 'p1' in ['p2', 'p3']"))
     v = verdict(a, b)
-    assert v.first_difference["statement"]["sql"]["sqlite"].startswith("SELECT b.name")
+    assert v.first_difference.statement.sql["sqlite"].startswith("SELECT b.name")
 
 
 def test_the_clock_note_needs_a_differing_clock_cell():
@@ -294,10 +300,10 @@ def test_the_clock_note_needs_a_differing_clock_cell():
     a = leg([select([["a", clock]], columns=["name", "at"])])
     b = leg([select([["b", clock]], columns=["name", "at"])])
     v = verdict(a, b)
-    assert v.verdict == "diverged" and v.first_difference["note"] is None and not v.notes
+    assert v.verdict == "diverged" and v.first_difference.note is None and not v.notes
     whole = dict(clock, frac=False)
     v = verdict(leg([select([["a", whole]], columns=["name", "at"])]), b)
-    assert v.first_difference["note"] is not None
+    assert v.first_difference.note is not None
 
 
 def test_a_read_that_differs_only_in_ids_is_traced_to_the_insert_that_handed_them_out():
@@ -309,4 +315,4 @@ def test_a_read_that_differs_only_in_ids_is_traced_to_the_insert_that_handed_the
     b = leg([b_ins, select([[1], [3]], sql=ids, ordered=True, columns=["id"])],
             outcome="failed", error=("AssertionError", "assert [1, 3] == [1, 2]"))
     v = verdict(a, b)
-    assert v.first_difference["statement"]["shape"] == "new_id"
+    assert v.first_difference.statement.shape == "new_id"

@@ -11,8 +11,9 @@ import pytest
 
 from dualdb.explain import RULES, explain_entry
 from dualdb.explain.facts import facts_of, libc_linguistic_key, linguistic_key
+from dualdb.records import CapturedStatement, Difference, Known, LegPayload
 from dualdb.report.build import build_entry
-from dualdb.report.model import CATEGORIES
+from dualdb.report.model import CATEGORIES, Leg, TestEntry
 
 
 def test_at_least_thirty_well_formed_rules():
@@ -34,14 +35,17 @@ def test_most_fixes_name_a_portable_sqlalchemy_construct():
 
 
 def leg(outcome="passed", error=None, statements=(), observations=()):
-    return {
+    """A leg written as plain data (the shape an xdist worker sends), read into its record."""
+    return LegPayload.from_dict({
+        "nodeid": "t.py::test_x",
+        "backend": "",
         "outcome": outcome,
         "error": error,
         "statements": list(statements),
         "observations": list(observations),
         "harness_notes": [],
         "started": "2026-01-01T12:00:00+00:00",
-    }
+    })
 
 
 def stmt(sql, rows=None, error=None, params=None, **extra):
@@ -87,7 +91,7 @@ def test_known_marker_category_overrides_the_rule():
         "postgresql": leg(statements=[stmt("SELECT t.name FROM t ORDER BY t.name", rows=[["a"], ["B"]],
                                            order_keys=[0])]),
     }
-    legs["sqlite"]["known"] = {"reason": "accepted", "category": "other"}
+    legs["sqlite"].known = Known("accepted", "other")
     entry = build_entry("t.py::test_x", legs)
     assert (entry.verdict, entry.category, entry.explanation.rule) == ("known", "other", "order-by-text-collation")
 
@@ -109,8 +113,9 @@ def test_a_divergence_no_rule_knows_still_gets_a_concrete_explanation():
      {"source": "observation", "values": {"sqlite": [[1, [2]]], "postgresql": "x"}, "shape": "order"}],
 )
 def test_explaining_odd_entries_never_raises(first_difference):
-    entry = {"kind": "value", "legs": {"sqlite": {"statements": [{"sql": None, "error": {}}]}},
-             "first_difference": first_difference}
+    entry = TestEntry("t.py::test_x", "diverged", kind="value",
+                      legs={"sqlite": Leg(statements=[CapturedStatement.from_dict({"sql": None, "error": {}})])},
+                      first_difference=Difference.from_dict(first_difference))
     explain_entry(entry)
     facts_of(entry)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dualdb.run.legs import base_nodeid
+from dualdb.records import LegPayload
 from dualdb.run.pairing import WorkerLegs, pair_units
 
 
@@ -43,17 +44,17 @@ def test_units_are_small_enough_to_balance_the_workers():
     assert max(sizes.values()) <= 2 * 25
 
 
-def leg(nodeid: str, backend: str, rows: list) -> dict:
+def leg(nodeid: str, backend: str, rows: list) -> LegPayload:
     statement = {"sql": "SELECT name FROM t", "params": None, "rows": rows, "rowcount": len(rows)}
-    return {"nodeid": nodeid, "backend": backend, "outcome": "passed", "statements": [statement]}
+    return LegPayload.from_dict({"nodeid": nodeid, "backend": backend, "outcome": "passed", "statements": [statement]})
 
 
 def test_a_pair_that_agrees_travels_without_its_evidence():
     held = WorkerLegs()
     assert held.add(leg("t.py::test_a", "sqlite", [["x"]])) == []
     pair = held.add(leg("t.py::test_a", "postgresql", [["x"]]))
-    assert [p["backend"] for p in pair] == ["sqlite", "postgresql"]
-    assert all(p["statements"] == [] and p["compared"] for p in pair)
+    assert [p.backend for p in pair] == ["sqlite", "postgresql"]
+    assert all(p.statements == [] and p.compared for p in pair)
     assert held.flush() == []
 
 
@@ -62,5 +63,5 @@ def test_a_pair_that_differs_keeps_its_evidence_and_lone_legs_wait_for_the_flush
     held.add(leg("t.py::test_a", "sqlite", [["x"]]))
     held.add(leg("t.py::test_b", "postgresql", [["y"]]))
     pair = held.add(leg("t.py::test_a", "postgresql", [["X"]]))
-    assert all(p["statements"] for p in pair)
-    assert [p["nodeid"] for p in held.flush()] == ["t.py::test_b"]
+    assert all(p.statements for p in pair)
+    assert [p.nodeid for p in held.flush()] == ["t.py::test_b"]

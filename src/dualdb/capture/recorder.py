@@ -33,7 +33,7 @@ from typing import Any
 from dualdb.capture.statement_info import StatementInfo, processors_for
 from dualdb.harness_notes import FROZEN_NOW_NOTE
 from dualdb.normalize import Normalizer, canonical_text
-from dualdb.records import CapturedStatement
+from dualdb.records import CapturedStatement, ErrorRecord
 
 DEFAULT_MAX_STATEMENTS = 200
 DEFAULT_MAX_ROWS = 50
@@ -51,7 +51,7 @@ class StatementRecord:
 
     __slots__ = (
         "sql", "info", "raw_params", "kept", "fetched", "rowcount", "error", "coltypes",
-        "overflow", "overflow_hash", "overflow_set", "leg", "_dict", "lastrowid", "by_name",
+        "overflow", "overflow_hash", "overflow_set", "leg", "_record", "lastrowid", "by_name",
     )
 
     def __init__(self, sql: str, info: StatementInfo, raw_params: Any, leg: LegRecorder):
@@ -62,13 +62,13 @@ class StatementRecord:
         self.fetched = 0
         self.rowcount: int | None = None
         self.lastrowid: int | None = None
-        self.error: dict[str, str] | None = None
+        self.error: ErrorRecord | None = None
         self.coltypes: tuple | None = None  # driver type codes; not read (costly on psycopg, not needed)
         self.overflow = 0
         self.overflow_hash: Any = None
         self.overflow_set = 0
         self.leg = leg
-        self._dict: dict | None = None
+        self._record: CapturedStatement | None = None
         self.by_name: tuple | None = None  # (types, columns) when matched to the cursor by name
 
     # called from the cursor, on the application's fetch
@@ -133,15 +133,15 @@ class StatementRecord:
         self.overflow += len(rows)
 
     def release(self) -> None:
-        """Drop the raw rows and parameters once ``to_dict`` has rendered them."""
-        if self._dict is not None:
+        """Drop the raw rows and parameters once ``to_record`` has rendered them."""
+        if self._record is not None:
             self.kept = None
             self.raw_params = None
             self.overflow_hash = None
 
-    def to_dict(self, normalizer: Normalizer | None = None) -> CapturedStatement:
-        if self._dict is not None:
-            return self._dict
+    def to_record(self, normalizer: Normalizer | None = None) -> CapturedStatement:
+        if self._record is not None:
+            return self._record
         leg = self.leg
         normalizer = normalizer or leg.row_normalizer
         info = self.info
@@ -155,39 +155,26 @@ class StatementRecord:
                 for row in rows:
                     total = (total + _row_hash(canonical_text(row).encode())) & 0xFFFFFFFFFFFFFFFF
                 set_digest = f"{total:016x}"
-        # "sql", "params", "rows" and "error" are always there (readers index them);
-        # the rest only when set, and shared parts (SQL, column names) are shared:
-        # a leg keeps these dicts for the whole run.
-        out: CapturedStatement = {
-            "sql": self.sql,
-            "params": params_for_report(self.raw_params, normalizer),
-            "rows": rows,
-            "error": self.error,
-        }
-        keys = key_positions(self.raw_params)
-        if keys:
-            out["param_keys"] = keys
-        if rows is not None:
-            out["columns"] = self.by_name[1] if self.by_name is not None else info.column_list
-            if self.fetched != len(rows):
-                out["fetched"] = self.fetched
-        if self.rowcount is not None:
-            out["rowcount"] = self.rowcount
-        if self.lastrowid is not None:
-            out["lastrowid"] = self.lastrowid
-        if self.overflow:
-            out["digest"] = self.overflow_hash.hexdigest()
-            out["set_digest"] = set_digest
-            out["digested_rows"] = self.overflow
-        if info.ordered:
-            if info.order_by is not None:
-                out["order_by"] = info.order_by
-            if info.order_keys is not None:
-                out["order_keys"] = info.order_key_list  # implies "ordered"
-            else:
-                out["ordered"] = True
-        self._dict = out
-        return self._dict
+        # shared parts (SQL, column names, ORDER BY metadata) are shared: a leg keeps these
+        # records for the whole run
+        self._record = CapturedStatement(
+            sql=self.sql,
+            params=params_for_report(self.raw_params, normalizer),
+            rows=rows,
+            error=self.error,
+            columns=(self.by_name[1] if self.by_name is not None else info.column_list) if rows is not None else None,
+            fetched=self.fetched if rows is not None and self.fetched != len(rows) else None,
+            rowcount=self.rowcount,
+            lastrowid=self.lastrowid,
+            digest=self.overflow_hash.hexdigest() if self.overflow else None,
+            set_digest=set_digest,
+            digested_rows=self.overflow,
+            ordered=bool(info.ordered),
+            order_keys=info.order_key_list if info.ordered and info.order_keys is not None else None,
+            order_by=info.order_by if info.ordered else None,
+            param_keys=key_positions(self.raw_params) or None,
+        )
+        return self._record
 
 
 def _row_hash(text: bytes) -> int:
@@ -279,7 +266,7 @@ class LegRecorder:
         )
         self._lock = threading.Lock()
         self.cells_left = self.max_cells
-        self._dicts: list[dict[str, Any]] | None = None
+        self._records: list[CapturedStatement] | None = None
 
     def bind(self, dialect: Any) -> None:
         """The dialect whose result processors turn this leg's raw rows into application values."""
@@ -306,7 +293,7 @@ class LegRecorder:
                 return None
             record = StatementRecord(sql, info, params, self)
             self.statements.append(record)
-            self._dicts = None
+            self._records = None
             return record
 
     def finish(self) -> None:
@@ -314,14 +301,14 @@ class LegRecorder:
         self.ended = dt.datetime.now(dt.timezone.utc)
         self.normalizer.clock_window = self.row_normalizer.clock_window = (self.started, self.ended)
         self._detect_frozen_clock()
-        self.statement_dicts()
+        self.statement_records()
         for record in self.statements:  # the dicts are the leg's record now: free the raw rows
             record.release()
 
-    def statement_dicts(self) -> list[dict[str, Any]]:
-        if self._dicts is None or len(self._dicts) != len(self.statements):
-            self._dicts = [s.to_dict(self.row_normalizer) for s in self.statements]
-        return self._dicts
+    def statement_records(self) -> list[CapturedStatement]:
+        if self._records is None or len(self._records) != len(self.statements):
+            self._records = [s.to_record(self.row_normalizer) for s in self.statements]
+        return self._records
 
     def _detect_frozen_clock(self) -> None:
         """Two writing statements got the very same microsecond from the database clock,

@@ -16,18 +16,19 @@ from typing import Any
 from dualdb.compare import classify
 from dualdb.config import BACKEND_NAMES
 from dualdb.dual.results import PairedResult, Raised, falsifying_example, find_divergence_error
+from dualdb.records import CapturedStatement, Difference, ErrorRecord, LegPayload
 
 
 def report_legs(
     outcome: str,
-    error: dict[str, str] | None,
+    error: ErrorRecord | None,
     exception: BaseException | None,
     *,
     last: PairedResult | None,
     examples_run: int,
     normalizer: Callable[[Any], Any],
-) -> dict[str, dict]:
-    """The legs of the test's report entry, as plain data.
+) -> dict[str, LegPayload]:
+    """The legs of the test's report entry (``run.legs.paired_phase`` names the test on them).
 
     ``last`` is the test's last paired result (the test may have asserted on
     ``run()``'s results itself), ``examples_run`` how many examples used the
@@ -35,32 +36,23 @@ def report_legs(
     """
     divergence = _divergence_for(outcome, exception, last)
     if divergence is None:
-        return {
-            name: {
-                "outcome": outcome,
-                "error": error,
-                "observations": [],
-                "statements": [],
-                "notes": [],
-            }
-            for name in BACKEND_NAMES
-        }
+        return {name: LegPayload(nodeid="", backend=name, outcome=outcome, error=error) for name in BACKEND_NAMES}
     result, kind = divergence
     legs = {}
     for name in BACKEND_NAMES:
         value = result.values[name]
         raised = isinstance(value, Raised)
-        legs[name] = {
-            "outcome": "failed" if raised else "passed",
-            "error": {"type": value.type, "message": value.message} if raised else None,
-            "observations": [] if raised else [{"label": result.call, "value": result.normalized[name]}],
-            "statements": result.statements.get(name, []),
-            "notes": [],
-        }
-    legs[BACKEND_NAMES[0]]["paired_difference"] = {
-        "kind": kind,
-        "first_difference": _first_difference(result, kind, exception, examples_run, normalizer),
-    }
+        legs[name] = LegPayload(
+            nodeid="",
+            backend=name,
+            outcome="failed" if raised else "passed",
+            error=ErrorRecord(value.type, value.message) if raised else None,
+            observations=[] if raised else [{"label": result.call, "value": result.normalized[name]}],
+            statements=result.statements.get(name, []),
+        )
+    first = legs[BACKEND_NAMES[0]]
+    first.paired_kind = kind
+    first.paired_difference = _first_difference(result, kind, exception, examples_run, normalizer)
     return legs
 
 
@@ -85,7 +77,7 @@ def _first_difference(
     exception: BaseException | None,
     examples_run: int,
     normalizer: Callable[[Any], Any],
-) -> dict[str, Any]:
+) -> Difference:
     values = result.report_values()
     a, b = (values[name] for name in BACKEND_NAMES)
     falsifying = falsifying_example(exception)
@@ -103,26 +95,25 @@ def _first_difference(
         name: _relevant_statement(result.statements.get(name, []), isinstance(result.values[name], Raised))
         for name in BACKEND_NAMES
     }
-    sql = {name: (stmt or {}).get("sql") for name, stmt in focus.items()}
-    first_stmt = focus[BACKEND_NAMES[0]] or focus[BACKEND_NAMES[1]] or {}
-    return {
-        "source": source,
-        "index": None,
-        "label": result.call,
-        "sql": sql if any(sql.values()) else None,
-        "params": first_stmt.get("params"),
-        "ordered": bool(first_stmt.get("ordered")),
-        "values": values,
-        "shape": "error" if kind in ("outcome", "error") else classify(a, b),
-        "note": note,
-        "example": {
+    sql = {name: stmt.sql if stmt is not None else None for name, stmt in focus.items()}
+    first_stmt = focus[BACKEND_NAMES[0]] or focus[BACKEND_NAMES[1]]
+    return Difference(
+        source=source,
+        values=values,
+        shape="error" if kind in ("outcome", "error") else classify(a, b),
+        label=result.call,
+        sql=sql if any(sql.values()) else None,
+        params=first_stmt.params if first_stmt is not None else None,
+        ordered=first_stmt is not None and first_stmt.ordered,
+        note=note,
+        example={
             "call": result.call,
             "args": _normalize_safely(normalizer, list(result.args)),
             "hypothesis": falsifying,
             "simplified_from": simplified_from,
             "examples_run": examples_run,
         },
-    }
+    )
 
 
 def _normalize_safely(normalizer: Callable[[Any], Any], value: Any) -> Any:
@@ -132,18 +123,18 @@ def _normalize_safely(normalizer: Callable[[Any], Any], value: Any) -> Any:
         return {"$repr": repr(value)[:200]}
 
 
-def _relevant_statement(statements: list[dict[str, Any]], raised: bool) -> dict[str, Any] | None:
+def _relevant_statement(statements: list[CapturedStatement], raised: bool) -> CapturedStatement | None:
     """The statement a reader should look at: the one that raised, else the last that returned rows."""
     if not statements:
         return None
     if raised:
         for stmt in reversed(statements):
-            if stmt.get("error"):
+            if stmt.error:
                 return stmt
     for stmt in reversed(statements):
-        if stmt.get("rows") is not None and (stmt.get("sql") or "").lstrip().upper().startswith(("SELECT", "WITH")):
+        if stmt.rows is not None and stmt.sql.lstrip().upper().startswith(("SELECT", "WITH")):
             return stmt
     for stmt in reversed(statements):
-        if stmt.get("rows") is not None:
+        if stmt.rows is not None:
             return stmt
     return statements[-1]

@@ -52,6 +52,7 @@ from dualdb.dual.results import DivergenceError, PairedResult, Raised
 from dualdb.dual.simplify import simplest
 from dualdb.dual.values import fresh_copy, refresh_expired
 from dualdb.normalize import Normalizer
+from dualdb.records import CapturedStatement, ErrorRecord, LegPayload
 
 _TRACKER_KEY = "dualdb_savepoints"  # isolation.TRACKER_KEY: paired connections run untracked
 _SEQUENCES_SQL = (
@@ -176,8 +177,8 @@ class Paired:
 
     # -- report ---------------------------------------------------------------------------
 
-    def report_legs(self, outcome: str, error: dict[str, str] | None, exception: BaseException | None) -> dict[str, dict]:
-        """The two legs of this test's report entry, as plain data (see ``dual/report_legs.py``)."""
+    def report_legs(self, outcome: str, error: ErrorRecord | None, exception: BaseException | None) -> dict[str, LegPayload]:
+        """The two legs of this test's report entry (see ``dual/report_legs.py``)."""
         return report_legs(
             outcome, error, exception, last=self.last, examples_run=self.examples, normalizer=self.normalizer
         )
@@ -395,14 +396,14 @@ class RunStateRecorder:
         self.state.start_capture(leg)
         return leg
 
-    def stop(self, leg: Any) -> list[dict[str, Any]]:
+    def stop(self, leg: Any) -> list[CapturedStatement]:
         if leg is None:
             return []
         self.state.stop_capture(leg)
         finish = getattr(leg, "finish", None)
         if finish is not None:
             finish()
-        return leg.statement_dicts()
+        return leg.statement_records()
 
 
 def _engine_of(backend: Any) -> Engine:

@@ -18,6 +18,7 @@ from typing import Any
 from dualdb.sql import constructs, statement_shape
 from dualdb.compare import classify
 from dualdb.normalize import canonical_text
+from dualdb.records import CapturedStatement, Difference
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -41,7 +42,7 @@ class Facts:
     notes: list[str] = field(default_factory=list)
     order_by: list | None = None  # [[type name, nullable], ...] of the differing statement's ORDER BY
     order_keys: list | None = None  # result positions of that ORDER BY's keys (when ``values`` are its rows)
-    statements_by: dict[str, list] = field(default_factory=dict)  # every statement of each leg, as captured
+    statements_by: dict[str, list[CapturedStatement]] = field(default_factory=dict)  # every statement of each leg
     focus_index: dict[str, int] = field(default_factory=dict)  # position of the focus statement in each leg
 
     def one_sided(self, pattern: str) -> bool:
@@ -160,7 +161,7 @@ class Facts:
         if not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b) or not isinstance(index, int) \
                 or not 0 <= index < len(statements):
             return []
-        names = statements[index].get("columns") or []
+        names = statements[index].columns or []
         found: list[str | None] = []
         for row_a, row_b in zip(a, b):
             if not isinstance(row_a, list) or not isinstance(row_b, list) or len(row_a) != len(row_b):
@@ -212,7 +213,7 @@ class Facts:
         return False
 
     # -- the statements of a leg -----------------------------------------------------
-    def before_focus(self, backend: str) -> list[dict]:
+    def before_focus(self, backend: str) -> list[CapturedStatement]:
         """The statements the leg ran before the focus statement (all of them when it is unknown)."""
         statements = self.statements_by.get(backend) or []
         index = self.focus_index.get(backend)
@@ -222,11 +223,11 @@ class Facts:
         """``{statement shape + params: [result, ...]}`` of the reads the leg ran more than once."""
         out: dict[str, list[str]] = {}
         for stmt in self.statements_by.get(backend) or []:
-            sql = str(stmt.get("sql") or "")
-            if stmt.get("rows") is None or stmt.get("error") or not re.match(r"\s*(SELECT|WITH)\b", sql, re.I):
+            sql = stmt.sql
+            if stmt.rows is None or stmt.error or not re.match(r"\s*(SELECT|WITH)\b", sql, re.I):
                 continue
-            key = f"{statement_shape(sql)}|{canonical_text(stmt.get('params'))}"
-            out.setdefault(key, []).append(canonical_text(stmt.get("rows")))
+            key = f"{statement_shape(sql)}|{canonical_text(stmt.params)}"
+            out.setdefault(key, []).append(canonical_text(stmt.rows))
         return {k: v for k, v in out.items() if len(v) > 1}
 
 
@@ -258,45 +259,48 @@ def _collect_strings(value: Any, out: list[str]) -> None:
 
 
 def facts_of(entry: Any) -> Facts:
-    """Extract the facts of a ``TestEntry`` (report model objects or plain dicts)."""
-    legs = _legs(entry)
-    first = _get(entry, "first_difference") or {}
-    kind = _get(entry, "kind")
-    source = first.get("source")
+    """Extract the facts of a ``TestEntry``."""
+    legs = entry.legs
+    first = entry.first_difference or Difference(None, {}, None)  # type: ignore[arg-type]
+    kind = entry.kind
+    source = first.source
     errors: dict[str, str] = {}
     codes: dict[str, set[str]] = {}
     sql_by: dict[str, str] = {}
     failing: set[str] = set()
     params_all: list[str] = []
     for name in BACKENDS:
-        leg = legs.get(name) or {}
+        leg = legs.get(name)
+        if leg is None:
+            sql_by[name] = ""
+            continue
         parts = []
-        if leg.get("outcome") in ("failed", "error"):
+        if leg.outcome in ("failed", "error"):
             failing.add(name)
-        err = leg.get("error")
+        err = leg.error
         if err:
-            parts.append(f"{err.get('type')}: {err.get('message')}")
-        for stmt in leg.get("statements") or []:
-            e = stmt.get("error")
+            parts.append(f"{err.type}: {err.message}")
+        for stmt in leg.statements:
+            e = stmt.error
             if e:
-                parts.append(f"{e.get('type')}: {e.get('message')}")
-                if e.get("code"):
-                    codes.setdefault(name, set()).add(str(e["code"]))
-            params_all.append(canonical_text(stmt.get("params")))
+                parts.append(f"{e.type}: {e.message}")
+                if e.code:
+                    codes.setdefault(name, set()).add(str(e.code))
+            params_all.append(canonical_text(stmt.params))
         if parts:
             errors[name] = "\n".join(parts)
-        sql_by[name] = "\n".join(str(s.get("sql") or "") for s in leg.get("statements") or []).upper()
+        sql_by[name] = "\n".join(s.sql for s in leg.statements).upper()
 
-    shape = first.get("shape")
-    values = first.get("values") or {}
-    diff_sql = first.get("sql") or {}
-    params = first.get("params")
-    ordered = bool(first.get("ordered"))
-    evidence = first.get("statement") if isinstance(first.get("statement"), dict) else None
-    order_by = first.get("order_by")
+    shape = first.shape
+    values = first.values
+    diff_sql = first.sql or {}
+    params = first.params
+    ordered = first.ordered
+    evidence = first.statement
+    order_by = first.order_by
     order_keys = None
     focus_index: dict[str, int] = {}
-    statements = {name: list((legs.get(name) or {}).get("statements") or []) for name in BACKENDS}
+    statements = {name: list(legs[name].statements) if name in legs else [] for name in BACKENDS}
     if source == "statement":
         focus_index = _indices(first)
         order_keys = _raw_order_keys(statements, focus_index)
@@ -311,23 +315,23 @@ def facts_of(entry: Any) -> Facts:
         source == "observation" or (source == "outcome" and _assertion_failure(legs))
     ):
         # the statement where the legs parted says more than the assertion or the observed value
-        shape, values = evidence.get("shape"), evidence.get("values") or {}
-        params, ordered = evidence.get("params"), bool(evidence.get("ordered"))
-        order_by = evidence.get("order_by")
-        diff_sql = evidence.get("sql") or diff_sql
+        shape, values = evidence.shape, evidence.values
+        params, ordered = evidence.params, evidence.ordered
+        order_by = evidence.order_by
+        diff_sql = evidence.sql or diff_sql
         focus_index = _indices(evidence)
         order_keys = _raw_order_keys(statements, focus_index)
     elif evidence is not None:
-        diff_sql = evidence.get("sql") or diff_sql
+        diff_sql = evidence.sql or diff_sql
         focus_index = _indices(evidence)
     focus_by: dict[str, str] = {}
-    failing_stmt = {name: _failing_sql(legs.get(name) or {}) for name in BACKENDS}
+    failing_stmt = {name: _failing_sql(legs[name]) if name in legs else None for name in BACKENDS}
     for name in BACKENDS:
         text = failing_stmt.get(name) if source == "outcome" else None
         if not text and isinstance(diff_sql, dict):
             text = diff_sql.get(name)
         if not text and source == "observation":
-            text = _observation_source(legs.get(name) or {}, values.get(name))
+            text = _observation_source(legs[name].statements if name in legs else [], values.get(name))
         focus_by[name] = str(text or "").upper()
     if source == "outcome":
         # the failing statement is on one leg only: show the other leg's corresponding SQL too
@@ -353,7 +357,7 @@ def facts_of(entry: Any) -> Facts:
         params=canonical_text(params) if params is not None else "",
         all_params="\n".join(params_all),
         ordered=ordered,
-        notes=list(_get(entry, "harness_notes") or []),
+        notes=list(entry.harness_notes),
         order_by=order_by if isinstance(order_by, list) else None,
         order_keys=order_keys if isinstance(order_keys, list) else None,
         statements_by=statements,
@@ -361,12 +365,12 @@ def facts_of(entry: Any) -> Facts:
     )
 
 
-def _indices(diff: dict[str, Any]) -> dict[str, int]:
+def _indices(diff: Difference) -> dict[str, int]:
     """Positions of a statement difference's two statements in their legs."""
     out = {}
-    for name, key in zip(BACKENDS, ("index", "index_other")):
-        if isinstance(diff.get(key), int):
-            out[name] = diff[key]
+    for name, position in zip(BACKENDS, (diff.index, diff.index_other)):
+        if isinstance(position, int):
+            out[name] = position
     return out
 
 
@@ -378,15 +382,15 @@ def _raw_order_keys(statements: dict[str, list], index: dict[str, int]) -> list 
         stmts = statements.get(name) or []
         if not isinstance(i, int) or not 0 <= i < len(stmts):
             return None
-        keys.append(stmts[i].get("order_keys"))
+        keys.append(stmts[i].order_keys)
     return list(keys[0]) if keys[0] and keys[0] == keys[1] else None
 
 
-def _produces(stmt: dict[str, Any], observed: Any) -> Any:
+def _produces(stmt: CapturedStatement, observed: Any) -> Any:
     """How a statement's result holds an observed value: a column position, ``"rows"``, ``"id"``; else None."""
-    if not isinstance(stmt, dict) or stmt.get("error"):
+    if stmt.error:
         return None
-    rows = stmt.get("rows")
+    rows = stmt.rows
     if isinstance(observed, list):
         if not observed or not isinstance(rows, list) or len(rows) != len(observed):
             return None
@@ -409,12 +413,12 @@ def _produces(stmt: dict[str, Any], observed: Any) -> Any:
                 if canonical_text(value) == wanted:
                     return column
         return None
-    if type(observed) is int and stmt.get("lastrowid") == observed:
+    if type(observed) is int and stmt.lastrowid == observed:
         return "id"
     return None
 
 
-def _observation_evidence(statements: dict[str, list], observed: Any, evidence: dict | None) -> dict | None:
+def _observation_evidence(statements: dict[str, list], observed: Any, evidence: Difference | None) -> dict | None:
     """The pair of statements an observed value came from, as a statement difference.
 
     The first differing statement (``evidence``) is used when it produced the
@@ -440,26 +444,26 @@ def _observation_evidence(statements: dict[str, list], observed: Any, evidence: 
             values = {BACKENDS[0]: [[obs[BACKENDS[0]]]], BACKENDS[1]: [[obs[BACKENDS[1]]]]}
             shape = "new_id"
         elif isinstance(ka, int) and isinstance(kb, int) and isinstance(obs[BACKENDS[0]], list):
-            values = {BACKENDS[0]: _column(a.get("rows"), ka), BACKENDS[1]: _column(b.get("rows"), kb)}
+            values = {BACKENDS[0]: _column(a.rows, ka), BACKENDS[1]: _column(b.rows, kb)}
             shape, order_keys = classify(values[BACKENDS[0]], values[BACKENDS[1]]), None
         elif evidence is not None and index == _indices(evidence):
-            values, shape = evidence.get("values") or {}, evidence.get("shape")
+            values, shape = evidence.values, evidence.shape
         else:
-            values = {BACKENDS[0]: a.get("rows"), BACKENDS[1]: b.get("rows")}
-            if not (a.get("ordered") and b.get("ordered")):
+            values = {BACKENDS[0]: a.rows, BACKENDS[1]: b.rows}
+            if not (a.ordered and b.ordered):
                 values = {name: _loosely_sorted(rows) for name, rows in values.items()}
             shape = classify(values[BACKENDS[0]], values[BACKENDS[1]])
         if canonical_text(values.get(BACKENDS[0])) == canonical_text(values.get(BACKENDS[1])):
             return None  # the statement agrees on what was observed: the legs parted elsewhere
         return {
-            "shape": shape, "values": values, "params": a.get("params"),
-            "ordered": bool(a.get("ordered") and b.get("ordered")),
-            "order_by": a.get("order_by"), "order_keys": order_keys,
-            "sql": {BACKENDS[0]: a.get("sql"), BACKENDS[1]: b.get("sql")}, "index": index,
+            "shape": shape, "values": values, "params": a.params,
+            "ordered": a.ordered and b.ordered,
+            "order_by": a.order_by, "order_keys": order_keys,
+            "sql": {BACKENDS[0]: a.sql, BACKENDS[1]: b.sql}, "index": index,
         }
 
     if evidence is not None:
-        i, j = evidence.get("index"), evidence.get("index_other")
+        i, j = evidence.index, evidence.index_other
         if isinstance(i, int) and isinstance(j, int) and 0 <= i < len(stmts_a) and 0 <= j < len(stmts_b):
             found = build(i, j)
             if found is not None:
@@ -468,9 +472,9 @@ def _observation_evidence(statements: dict[str, list], observed: Any, evidence: 
     for i in range(len(stmts_a) - 1, -1, -1):
         if _produces(stmts_a[i], obs[BACKENDS[0]]) is None:
             continue
-        shape = statement_shape(str(stmts_a[i].get("sql") or ""))
+        shape = statement_shape(stmts_a[i].sql)
         if shapes_b is None:
-            shapes_b = [statement_shape(str(s.get("sql") or "")) if isinstance(s, dict) else "" for s in stmts_b]
+            shapes_b = [statement_shape(s.sql) for s in stmts_b]
         for j in range(len(stmts_b) - 1, -1, -1):
             if shapes_b[j] == shape:
                 found = build(i, j)
@@ -479,10 +483,10 @@ def _observation_evidence(statements: dict[str, list], observed: Any, evidence: 
     if evidence is None:
         return None
     return {
-        "shape": evidence.get("shape"), "values": evidence.get("values") or {},
-        "params": evidence.get("params"), "ordered": bool(evidence.get("ordered")),
-        "order_by": evidence.get("order_by"), "order_keys": _raw_order_keys(statements, _indices(evidence)),
-        "sql": evidence.get("sql") or {}, "index": _indices(evidence),
+        "shape": evidence.shape, "values": evidence.values,
+        "params": evidence.params, "ordered": evidence.ordered,
+        "order_by": evidence.order_by, "order_keys": _raw_order_keys(statements, _indices(evidence)),
+        "sql": evidence.sql or {}, "index": _indices(evidence),
     }
 
 
@@ -494,63 +498,42 @@ def _column(rows: Any, column: int) -> list:
     return [r[column] if isinstance(r, list) and len(r) > column else None for r in rows or []]
 
 
-def _assertion_failure(legs: dict[str, dict]) -> bool:
+def _assertion_failure(legs: dict[str, Any]) -> bool:
     """The failing leg failed in the test's own code (an assertion), not in a statement."""
     for leg in legs.values():
-        err = leg.get("error") or {}
-        if err and not any((s.get("error") or {}).get("message") in (err.get("message") or "") for s in leg.get("statements") or [] if s.get("error")):
+        err = leg.error
+        if err and not any(s.error.message in (err.message or "") for s in leg.statements if s.error):
             return True
     return False
 
 
-def _failing_sql(leg: dict[str, Any]) -> str | None:
+def _failing_sql(leg: Any) -> str | None:
     """SQL of the statement that raised the leg's error (else of its last failing statement)."""
-    err = leg.get("error") or {}
+    message = leg.error.message if leg.error is not None else ""
     last = None
-    for stmt in leg.get("statements") or []:
-        e = stmt.get("error")
+    for stmt in leg.statements:
+        e = stmt.error
         if e:
             last = stmt
-            if e.get("message") and e["message"] in (err.get("message") or ""):
-                return str(stmt.get("sql") or "")
-    return str(last.get("sql") or "") if last is not None else None
+            if e.message and e.message in (message or ""):
+                return stmt.sql
+    return last.sql if last is not None else None
 
 
-def _observation_source(leg: dict[str, Any], observed: Any) -> str | None:
+def _observation_source(statements: list[CapturedStatement], observed: Any) -> str | None:
     """The statement an observed list most likely came from: its rows hold exactly those items."""
     if not isinstance(observed, list) or not observed:
         return None
     wanted = sorted(canonical_text(v) for v in observed)
-    for stmt in reversed(leg.get("statements") or []):
-        rows = stmt.get("rows")
+    for stmt in reversed(statements):
+        rows = stmt.rows
         if not rows or len(rows) != len(observed):
             continue
         width = len(rows[0]) if isinstance(rows[0], list) else 0
         for column in range(width):
             got = sorted(canonical_text(r[column]) for r in rows if isinstance(r, list) and len(r) > column)
             if got == wanted:
-                return str(stmt.get("sql") or "")
+                return stmt.sql
         if sorted(canonical_text(r) for r in rows) == wanted:
-            return str(stmt.get("sql") or "")
+            return stmt.sql
     return None
-
-
-def _get(entry: Any, name: str) -> Any:
-    return entry.get(name) if isinstance(entry, dict) else getattr(entry, name, None)
-
-
-def _legs(entry: Any) -> dict[str, dict[str, Any]]:
-    raw = _get(entry, "legs") or {}
-    out = {}
-    for name, leg in raw.items():
-        if isinstance(leg, dict):
-            out[name] = leg
-            continue
-        error = getattr(leg, "error", None)
-        out[name] = {
-            "outcome": getattr(leg, "outcome", None),
-            "error": None if error is None else {"type": error.type, "message": error.message},
-            "statements": list(getattr(leg, "statements", None) or []),
-            "observations": list(getattr(leg, "observations", None) or []),
-        }
-    return out

@@ -248,7 +248,7 @@ def _focus_sql(f: Facts) -> str:
         index = f.focus_index.get(backend)
         statements = f.statements_by.get(backend) or []
         if isinstance(index, int) and 0 <= index < len(statements):
-            return str(statements[index].get("sql") or "")
+            return statements[index].sql
     return next((f.focus_by.get(b) for b in BACKENDS if f.focus_by.get(b)), "")
 
 

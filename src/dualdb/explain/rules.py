@@ -5,7 +5,7 @@ most general (the shape of a value difference). Each names a category from
 the report schema, says in one line what happened, why the engines differ, and how
 to fix the *application* code — with the portable SQLAlchemy construct where
 one exists. Every rule is exercised by a real SQLite/PostgreSQL divergence in
-``tests/test_divergences.py``; ``tests/test_probe_categories.py`` checks the
+``tests/runs/test_divergences.py``; ``tests/runs/test_probe_categories.py`` checks the
 categories they assign against the teaching catalog's markers.
 """
 
@@ -769,8 +769,8 @@ def _cascade_skipped(f: Facts) -> bool:
         return False
     deleted = set()
     for stmt in f.before_focus(SQLITE):
-        m = re.match(r"\s*DELETE\s+FROM\s+\"?(\w+)", str(stmt.get("sql") or ""), re.I)
-        if m and not stmt.get("error"):
+        m = re.match(r"\s*DELETE\s+FROM\s+\"?(\w+)", stmt.sql, re.I)
+        if m and not stmt.error:
             deleted.add(m.group(1).lower())
     read = {t.lower() for t in re.findall(r"\b(?:FROM|JOIN)\s+\"?(\w+)", focus, re.I)}
     if not deleted or not (read - deleted):

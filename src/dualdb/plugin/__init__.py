@@ -281,7 +281,7 @@ def _check_known_marker(item: pytest.Item) -> None:
         known = known_marker(item)
     except TypeError as exc:
         raise usage_error(f"{item.nodeid}: dualdb_known: {exc}") from None
-    if known and known["xfail"] and "dual" in getattr(item, "fixturenames", ()):
+    if known and known.xfail and "dual" in getattr(item, "fixturenames", ()):
         raise usage_error(
             f"{item.nodeid}: dualdb_known(xfail=True) marks the failing leg of a test run "
             "once per engine; a test using `dual` runs both engines in one test: use @pytest.mark.xfail"

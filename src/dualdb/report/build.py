@@ -1,30 +1,31 @@
 """Assemble a ``Report`` from the legs the run collected.
 
-Input is plain data — one dict per leg, as workers send it — so the same code
-builds the report in a serial run and on the xdist controller.
+Input is one ``LegPayload`` per leg (on the xdist controller, as read back from
+what the workers sent), so the same code builds the report in a serial run and
+on the controller.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from dualdb.compare import LegView, Verdict, compare_legs, evidence
 from dualdb.explain import explain_entry
-from dualdb.records import Difference, LegPayload
-from dualdb.report.model import BACKENDS, ErrorInfo, Explanation, Leg, Report, TestEntry
+from dualdb.records import Difference, ErrorRecord, Explanation, LegPayload
+from dualdb.report.model import BACKENDS, Leg, Report, TestEntry
 
 
 def leg_view(leg: LegPayload) -> LegView:
-    error = leg.get("error") or {}
-    started = leg.get("started")
+    error = leg.error
     return LegView(
-        outcome=leg.get("outcome", "passed"),
-        error_type=error.get("type"),
-        error_message=error.get("message"),
-        observations=leg.get("observations"),
-        statements=leg.get("statements"),
-        started=dt.datetime.fromisoformat(started) if started else None,
+        outcome=leg.outcome,
+        error_type=error.type if error is not None else None,
+        error_message=error.message if error is not None else None,
+        observations=leg.observations,
+        statements=leg.statements,
+        started=dt.datetime.fromisoformat(leg.started) if leg.started else None,
     )
 
 
@@ -69,14 +70,14 @@ def rerun_summary(legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload
 
 def build_entry(nodeid: str, legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload]] | None = None) -> TestEntry:
     views = [leg_view(legs[name]) for name in BACKENDS]
-    if all(legs[name].get("agreed") for name in BACKENDS):
+    if all(legs[name].agreed for name in BACKENDS):
         # compared when the pair completed, and its evidence freed: that verdict stands
         verdict = Verdict("same")
     else:
         verdict = compare_legs(views[0], views[1], BACKENDS)
-    paired = legs[BACKENDS[0]].get("paired_difference")  # the `dual` fixture compared the engines itself
-    if paired:
-        verdict = Verdict("diverged", paired["kind"], paired["first_difference"])
+    paired = legs[BACKENDS[0]]  # a `dual` test: the fixture compared the engines itself
+    if paired.paired_difference is not None:
+        verdict = Verdict("diverged", paired.paired_kind, paired.paired_difference)
     first = verdict.first_difference
     if verdict.verdict == "failed_both":
         first = evidence(views[0], views[1], BACKENDS)
@@ -89,21 +90,19 @@ def build_entry(nodeid: str, legs: dict[str, LegPayload], reruns: dict[str, list
     )
     notes: list[str] = []
     for name in BACKENDS:
-        notes.extend(legs[name].get("harness_notes") or [])
+        notes.extend(legs[name].harness_notes)
     notes.extend(getattr(verdict, "notes", None) or [])
     entry.harness_notes = list(dict.fromkeys(notes))
-    known = legs[BACKENDS[0]].get("known") or legs[BACKENDS[1]].get("known")
+    known = legs[BACKENDS[0]].known or legs[BACKENDS[1]].known
     if entry.verdict == "diverged":
         found = explain_entry(entry)
-        entry.category, entry.explanation = found.category, Explanation(
-            title=found.title, why=found.why, fix=found.fix, rule=found.rule
-        )
+        entry.category, entry.explanation = found.category, _explanation(found)
         entry.differences = explained_differences(entry, verdict.differences or [first], found)
         entry.rerun = rerun_summary(legs, reruns)
         if known:
             entry.verdict = "known"
-            entry.known_reason = known.get("reason")
-            entry.category = known.get("category") or entry.category
+            entry.known_reason = known.reason
+            entry.category = known.category or entry.category
     return entry
 
 
@@ -122,32 +121,34 @@ def explained_differences(entry: TestEntry, differences: list[Difference], prima
         if position == 0:
             found = primary
         else:
-            view = {"kind": "value", "legs": entry.legs, "first_difference": diff,
-                    "harness_notes": entry.harness_notes}
+            view = TestEntry(nodeid=entry.nodeid, verdict=entry.verdict, kind="value", legs=entry.legs,
+                             first_difference=diff, harness_notes=entry.harness_notes)
             found = explain_entry(view)
         key = found.rule if not found.rule.startswith("fallback-") else f"{found.rule}|{_statement_key(diff)}"
         if key in by_rule:
-            by_rule[key]["repeats"] = by_rule[key].get("repeats", 1) + 1
+            by_rule[key].repeats += 1
             continue
-        item = {k: v for k, v in diff.items() if k != "statement"}
-        item["category"] = found.category
-        item["explanation"] = {"title": found.title, "why": found.why, "fix": found.fix, "rule": found.rule}
+        item = replace(diff, statement=None, category=found.category, explanation=_explanation(found))
         by_rule[key] = item
         out.append(item)
     return out
 
 
+def _explanation(found: Any) -> Explanation:
+    return Explanation(title=found.title, why=found.why, fix=found.fix, rule=found.rule)
+
+
 def _statement_key(diff: Difference) -> str:
-    sql = diff.get("sql") or {}
+    sql = diff.sql or {}
     return str(sql.get(BACKENDS[0]) if isinstance(sql, dict) else sql)
 
 
 def _leg(raw: LegPayload) -> Leg:
-    error = raw.get("error")
+    error = raw.error
     return Leg(
-        outcome=raw.get("outcome", "passed"),
-        error=ErrorInfo(type=error["type"], message=error["message"]) if error else None,
-        observations=list(raw.get("observations") or []),
-        statements=list(raw.get("statements") or []),
-        notes=list(raw.get("notes") or []),
+        outcome=raw.outcome,
+        error=ErrorRecord(error.type, error.message) if error else None,
+        observations=list(raw.observations),
+        statements=list(raw.statements),
+        notes=list(raw.notes),
     )

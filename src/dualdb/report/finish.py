@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from dualdb.plugin.adoption import missing_table_line
+from dualdb.records import LegPayload, SchemaFinding
+from dualdb.records import LegPayload, SchemaFinding
 from dualdb.run.baseline import KNOWN_SCHEMA_INI, acknowledge_schema, apply_baseline, known_schema_lines, load_baseline
 from dualdb.report.model import Report, TestEntry
 from dualdb.report.files import write_reports
@@ -18,7 +19,7 @@ class ReportOutcome:
     report: Report
     lines: list[str] = field(default_factory=list)
     blocking: list[TestEntry] = field(default_factory=list)
-    blocking_schema: list[dict[str, Any]] = field(default_factory=list)  # findings nothing acknowledged
+    blocking_schema: list[SchemaFinding] = field(default_factory=list)  # findings nothing acknowledged
     unexpected: list[TestEntry] = field(default_factory=list)  # dualdb_known(xfail=True) tests failing on both
     unexpected_lines: list[str] = field(default_factory=list)
 
@@ -37,21 +38,21 @@ class ReportOutcome:
                 "or the --dualdb-baseline file):"
             )
             for finding in self.blocking_schema:
-                lines.append(f"  {finding['id']}  ({_finding_summary(finding)})")
+                lines.append(f"  {finding.id}  ({_finding_summary(finding)})")
         return lines
 
 
-def _finding_summary(finding: dict[str, Any]) -> str:
-    what = "failed on" if finding.get("kind") == "migration" else "on"
-    revision = f", revision {finding['revision']}" if finding.get("revision") and finding.get("kind") != "migration" else ""
-    return f"{finding.get('kind')} {what} {finding.get('backend')}: {finding.get('name')}{revision}"
+def _finding_summary(finding: SchemaFinding) -> str:
+    what = "failed on" if finding.kind == "migration" else "on"
+    revision = f", revision {finding.revision}" if finding.revision and finding.kind != "migration" else ""
+    return f"{finding.kind} {what} {finding.backend}: {finding.name}{revision}"
 
 
 FAILING = ("failed", "error")
 
 
 def known_marker_check(
-    report: Report, legs_by_test: dict[str, dict[str, dict[str, Any]]]
+    report: Report, legs_by_test: dict[str, dict[str, LegPayload]]
 ) -> tuple[list[str], list[TestEntry], list[str]]:
     """What the ``dualdb_known`` markers say against what happened.
 
@@ -64,22 +65,22 @@ def known_marker_check(
     warnings, unexpected, lines = [], [], []
     for entry in report.tests:
         legs = legs_by_test.get(entry.nodeid) or {}
-        known = next((leg["known"] for leg in legs.values() if leg.get("known")), None)
+        known = next((leg.known for leg in legs.values() if leg.known), None)
         if not known:
             continue
-        outcomes = [leg.get("outcome") for leg in legs.values()]
+        outcomes = [leg.outcome for leg in legs.values()]
         if entry.verdict == "same":
             warnings.append(
                 f"known divergence no longer diverges: {entry.nodeid} (both engines pass and agree): "
                 "remove the dualdb_known marker"
             )
-        elif known.get("xfail") and outcomes and all(o in FAILING for o in outcomes):
+        elif known.xfail and outcomes and all(o in FAILING for o in outcomes):
             unexpected.append(entry)
             lines.append(
                 f"dualdb_known(xfail=True): {entry.nodeid} failed on both engines; the marker expects one to "
                 "pass, so this is a new failure, not the known divergence"
             )
-        elif known.get("xfail") and outcomes and all(o == "passed" for o in outcomes):
+        elif known.xfail and outcomes and all(o == "passed" for o in outcomes):
             warnings.append(
                 f"dualdb_known(xfail=True): {entry.nodeid} passes on both engines now (its values still differ): "
                 "remove xfail=True"

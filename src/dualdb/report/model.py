@@ -1,8 +1,10 @@
 """The report's data model: plain dataclasses that serialise to ``dualdb-report/1``.
 
 Everything that renders a report (terminal, Markdown, HTML, ``dualdb report``)
-works from these objects or from the JSON they produce, never from pytest
-objects, so a saved ``dualdb.json`` re-renders exactly like a live run.
+works from these objects, never from pytest objects; ``Report.from_dict`` reads
+a saved ``dualdb.json`` into the same objects, so it re-renders exactly like a
+live run. The records inside (statements, differences, schema findings,
+baseline info) are ``dualdb.records``' types.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dualdb.records import BaselineInfo, CapturedStatement, Difference, SchemaFinding
+from dualdb.records import BaselineInfo, CapturedStatement, Difference, ErrorRecord, Explanation, SchemaFinding
 
 SCHEMA = "dualdb-report/1"
 BACKENDS = ("sqlite", "postgresql")
@@ -38,12 +40,7 @@ CATEGORIES = (
 OUTCOMES = ("passed", "failed", "error", "skipped")
 
 
-@dataclass
-class ErrorInfo:
-    """The exception a leg ended with: its class name and first message line."""
-
-    type: str
-    message: str
+ErrorInfo = ErrorRecord  # the exception a leg ended with (its class name and first message line)
 
 
 @dataclass
@@ -51,20 +48,10 @@ class Leg:
     """What one backend saw while running one test."""
 
     outcome: str = "passed"
-    error: ErrorInfo | None = None
+    error: ErrorRecord | None = None
     observations: list[dict[str, Any]] = field(default_factory=list)
     statements: list[CapturedStatement] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Explanation:
-    """Why the engines differ and how to fix the application code."""
-
-    title: str
-    why: str
-    fix: str
-    rule: str | None = None
 
 
 @dataclass
@@ -103,7 +90,7 @@ def _entry_dict(t: TestEntry) -> dict[str, Any]:
             "outcome": leg.outcome,
             "error": None if err is None else {"type": err.type, "message": err.message},
             "observations": list(leg.observations),
-            "statements": list(leg.statements),
+            "statements": [s.to_dict() for s in leg.statements],
             "notes": list(leg.notes),
         }
     x = t.explanation
@@ -113,12 +100,12 @@ def _entry_dict(t: TestEntry) -> dict[str, Any]:
         "kind": t.kind,
         "category": t.category,
         "legs": legs,
-        "first_difference": t.first_difference,
-        "explanation": None if x is None else {"title": x.title, "why": x.why, "fix": x.fix, "rule": x.rule},
+        "first_difference": None if t.first_difference is None else t.first_difference.to_dict(),
+        "explanation": None if x is None else x.to_dict(),
         "known_reason": t.known_reason,
         "harness_notes": list(t.harness_notes),
         "baseline": t.baseline,
-        "differences": list(t.differences),
+        "differences": [d.to_dict() for d in t.differences],
         "rerun": t.rerun,
     }
 
@@ -155,8 +142,8 @@ class Report:
             "backends": self.backends,
             "summary": self.summary,
             "warnings": list(self.warnings),
-            "schema_findings": list(self.schema_findings),
-            "baseline": self.baseline,
+            "schema_findings": [f.to_dict() for f in self.schema_findings],
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
             "tests": [_entry_dict(t) for t in self.tests],
         }
 
@@ -181,15 +168,14 @@ class Report:
         for raw in data.get("tests") or []:
             legs = {}
             for name, leg in (raw.get("legs") or {}).items():
-                err = leg.get("error")
+                err = ErrorRecord.from_dict(leg.get("error"))
                 legs[name] = Leg(
                     outcome=leg.get("outcome", "passed"),
-                    error=ErrorInfo(**err) if err else None,
+                    error=None if err is None else ErrorRecord(err.type, err.message),
                     observations=list(leg.get("observations") or []),
-                    statements=list(leg.get("statements") or []),
+                    statements=[CapturedStatement.from_dict(s) for s in leg.get("statements") or []],
                     notes=list(leg.get("notes") or []),
                 )
-            expl = raw.get("explanation")
             tests.append(
                 TestEntry(
                     nodeid=raw["nodeid"],
@@ -197,12 +183,12 @@ class Report:
                     kind=raw.get("kind"),
                     category=raw.get("category"),
                     legs=legs,
-                    first_difference=raw.get("first_difference"),
-                    explanation=Explanation(**expl) if expl else None,
+                    first_difference=Difference.from_dict(raw.get("first_difference")),
+                    explanation=Explanation.from_dict(raw.get("explanation")),
                     known_reason=raw.get("known_reason"),
                     harness_notes=list(raw.get("harness_notes") or []),
                     baseline=raw.get("baseline"),
-                    differences=list(raw.get("differences") or []),
+                    differences=[d for d in map(Difference.from_dict, raw.get("differences") or []) if d is not None],
                     rerun=raw.get("rerun"),
                 )
             )
@@ -210,8 +196,8 @@ class Report:
             backends=dict(data.get("backends") or {}),
             tests=tests,
             warnings=list(data.get("warnings") or []),
-            schema_findings=list(data.get("schema_findings") or []),
-            baseline=data.get("baseline"),
+            schema_findings=[SchemaFinding.from_dict(f) for f in data.get("schema_findings") or [] if isinstance(f, dict)],
+            baseline=BaselineInfo.from_dict(data.get("baseline")),
         )
 
     @classmethod

@@ -13,7 +13,7 @@ import pytest
 
 from dualdb.capture.recorder import LegRecorder
 from dualdb.harness_notes import ABORTED_NOTE
-from dualdb.records import ErrorRecord, LegPayload, first_line
+from dualdb.records import ErrorRecord, Known, LegPayload, first_line
 from dualdb.plugin.stash import PAIRED_OUTCOME_KEY
 
 
@@ -34,7 +34,7 @@ def apply_phase(leg: LegRecorder, report: pytest.TestReport, call: pytest.CallIn
         return
     if call.excinfo is not None and leg.outcome != "skipped":
         leg.error = error_info(call.excinfo.value)
-        if "current transaction is aborted" in leg.error["message"]:
+        if "current transaction is aborted" in leg.error.message:
             leg.note_harness(ABORTED_NOTE)
 
 
@@ -47,7 +47,7 @@ def error_info(exc: BaseException) -> ErrorRecord:
     if notes:
         message = f"{message} [{'; '.join(notes)}]"
     # sqlalchemy.exc.IntegrityError on both engines, not UniqueViolation; the code is on the statement
-    return ErrorRecord(type=type(exc).__name__, message=message).to_dict()  # interim: dict shape
+    return ErrorRecord(type=type(exc).__name__, message=message)
 
 
 BACKEND_NAMES = ("sqlite", "postgresql")
@@ -83,24 +83,23 @@ def base_nodeid(nodeid: str, backend: str | None = None) -> str:
 
 
 def leg_payload(item: pytest.Item, leg: LegRecorder, state: Any) -> LegPayload:
-    payload: LegPayload = {
-        "nodeid": base_nodeid(item.nodeid, leg.backend),
-        "backend": leg.backend,
-        "outcome": getattr(leg, "outcome", "passed"),
-        "error": getattr(leg, "error", None),
-        "observations": leg.observations,
-        "statements": leg.statement_dicts(),
-        "dropped_statements": leg.dropped_statements,
-        "notes": list(leg.notes),
-        "harness_notes": list(getattr(leg, "harness_notes", [])),
-        "started": leg.started.isoformat(),
-        "known": known_marker(item),
+    return LegPayload(
+        nodeid=base_nodeid(item.nodeid, leg.backend),
+        backend=leg.backend,
+        outcome=getattr(leg, "outcome", "passed"),
+        error=getattr(leg, "error", None),
+        observations=leg.observations,
+        statements=leg.statement_records(),
+        dropped_statements=leg.dropped_statements,
+        notes=list(leg.notes),
+        harness_notes=list(getattr(leg, "harness_notes", [])),
+        started=leg.started.isoformat(),
+        known=known_marker(item),
         **state.payload_context(leg.backend),
-    }
-    return payload
+    )
 
 
-def validate_known(reason: str, category: str | None = None, xfail: bool = False) -> dict[str, Any]:
+def validate_known(reason: str, category: str | None = None, xfail: bool = False) -> Known:
     """The ``dualdb_known`` marker's signature: wrong arguments fail like a wrong call."""
     from dualdb.report.model import CATEGORIES
 
@@ -110,10 +109,10 @@ def validate_known(reason: str, category: str | None = None, xfail: bool = False
         )
     if not isinstance(xfail, bool):
         raise TypeError(f"xfail must be True or False, got {xfail!r}")
-    return {"reason": str(reason), "category": category, "xfail": xfail}
+    return Known(str(reason), category, xfail)
 
 
-def known_marker(item: pytest.Item) -> dict[str, Any] | None:
+def known_marker(item: pytest.Item) -> Known | None:
     """The test's validated ``dualdb_known`` arguments, or None when it has no marker."""
     known = item.get_closest_marker("dualdb_known")
     return validate_known(*known.args, **known.kwargs) if known else None
@@ -144,12 +143,12 @@ def expect_known_failure(item: pytest.Item, leg: LegRecorder, report: pytest.Tes
     the end of the run from the report (``reporting.known_marker_check``).
     """
     known = known_marker(item)
-    if known is None or not known["xfail"] or item.config.option.runxfail:
+    if known is None or not known.xfail or item.config.option.runxfail:
         return
     test_id = base_nodeid(item.nodeid, leg.backend)
     other = next(name for name in BACKEND_NAMES if name != leg.backend)
     sibling = finished.get(test_id)
-    reason = f"dualdb_known(xfail=True): {known['reason']}"
+    reason = f"dualdb_known(xfail=True): {known.reason}"
     if hasattr(report, "wasxfail"):
         pass
     elif report.failed:
@@ -158,7 +157,7 @@ def expect_known_failure(item: pytest.Item, leg: LegRecorder, report: pytest.Tes
                 (
                     "dualdb_known(xfail=True)",
                     f"failed on {other} too: the marker expects one engine to pass. Both engines failing is "
-                    f"a new failure, not the known divergence ({known['reason']})",
+                    f"a new failure, not the known divergence ({known.reason})",
                 )
             )
         else:
@@ -178,7 +177,7 @@ def paired_phase(item: pytest.Item, paired: Any, report: pytest.TestReport, call
 
     Phases fold like a leg's; at teardown the ``Paired`` turns the test's
     outcome (and the ``DivergenceError`` it failed with, if any) into the
-    legs, attached to the report as ``report.dualdb_legs`` (plain data for xdist).
+    legs, attached to the report as ``report.dualdb_legs`` (as plain data: it may cross to the xdist controller).
     """
     from types import SimpleNamespace
 
@@ -192,16 +191,8 @@ def paired_phase(item: pytest.Item, paired: Any, report: pytest.TestReport, call
     legs = paired.report_legs(folded.outcome or "passed", folded.error, folded.exception)
     started = paired.started.isoformat()
     for name, leg in legs.items():
-        leg.update(
-            nodeid=item.nodeid,
-            backend=name,
-            started=started,
-            dropped_statements=0,
-            harness_notes=[],
-            known=known,
-            backend_info=state.backend_info.get(name),
-            warnings=list(state.warnings),
-        )
-    report.dualdb_legs = list(legs.values())
+        leg.nodeid, leg.backend, leg.started, leg.known = item.nodeid, name, started, known
+        leg.backend_info, leg.warnings = state.backend_info.get(name), list(state.warnings)
+    report.dualdb_legs = [leg.to_dict() for leg in legs.values()]
 
 

@@ -72,7 +72,7 @@ class RunState:
             capture.start(main.leg)
         return capture
 
-    def local_schema_findings(self) -> list[dict[str, Any]]:
+    def local_schema_findings(self) -> list[SchemaFinding]:
         return self.provisioner.schema_findings()
 
     def payload_context(self, backend: str) -> dict[str, Any]:
@@ -117,21 +117,23 @@ class RunState:
     def record_leg(self, nodeid: str, backend: str, leg: LegPayload) -> None:
         legs = self.legs.setdefault(nodeid, {})
         legs[backend] = leg
-        if len(legs) == 2 and not all(leg.get("compared") for leg in legs.values()):
+        if len(legs) == 2 and not all(leg.compared for leg in legs.values()):
             drop_evidence_if_same(nodeid, legs)
-        info = leg.get("backend_info")
-        if info:
-            self.backend_info.setdefault(backend, info)
-        for warning in leg.get("warnings") or []:
+        if len(legs) == 2 and all(leg.agreed for leg in legs.values()):
+            for name, agreed in legs.items():  # most legs of a long run: keep only what a `same` entry shows
+                legs[name] = agreed_record(nodeid, agreed)
+        if leg.backend_info:
+            self.backend_info.setdefault(backend, leg.backend_info)
+        for warning in leg.warnings:
             if warning not in self.warnings:
                 self.warnings.append(warning)
-        for finding in leg.get("schema_findings") or []:
+        for finding in leg.schema_findings:
             if finding not in self.schema_findings:
                 self.schema_findings.append(finding)
 
     def record_rerun(self, leg: LegPayload) -> None:
         """A leg of a diverged test, run again after the run (``dualdb_reruns``)."""
-        self.reruns.setdefault(leg["nodeid"], {}).setdefault(leg["backend"], []).append(leg)
+        self.reruns.setdefault(leg.nodeid, {}).setdefault(leg.backend, []).append(leg)
 
     def diverged_tests(self) -> list[str]:
         """Tests whose two legs diverged (acknowledged ones excluded), in the order they ran."""
@@ -139,8 +141,8 @@ class RunState:
 
         out = []
         for nodeid, legs in self.legs.items():
-            if len(legs) == 2 and not any(leg.get("agreed") for leg in legs.values()):
-                if not any(leg.get("known") for leg in legs.values()) and build_entry(nodeid, legs).verdict == "diverged":
+            if len(legs) == 2 and not any(leg.agreed for leg in legs.values()):
+                if not any(leg.known for leg in legs.values()) and build_entry(nodeid, legs).verdict == "diverged":
                     out.append(nodeid)
         return out
 
@@ -156,6 +158,22 @@ class RunState:
         return self.provisioner.close()
 
 
+def agreed_record(nodeid: str, leg: LegPayload) -> LegPayload:
+    """A leg of a pair that agreed, as small as the report's ``same`` entry needs it.
+
+    Its outcome, error, observations, notes and ``dualdb_known`` marker (the entry
+    shows them); no statements, start time or context (``record_leg`` took the
+    backend's description, warnings and schema findings already); empty fields
+    share one empty tuple, the test id is the collector's key.
+    """
+    return LegPayload(
+        nodeid=nodeid, backend=leg.backend, outcome=leg.outcome, error=leg.error,
+        observations=leg.observations or (), statements=(), dropped_statements=leg.dropped_statements,
+        notes=leg.notes or (), harness_notes=leg.harness_notes or (), known=leg.known, warnings=(),
+        schema_findings=(), compared=True, agreed=True, database_test=leg.database_test,
+    )
+
+
 def drop_evidence_if_same(nodeid: str, legs: dict[str, LegPayload]) -> str | None:
     """Free the captured statements of a test whose legs agree: the report never shows them.
 
@@ -166,16 +184,16 @@ def drop_evidence_if_same(nodeid: str, legs: dict[str, LegPayload]) -> str | Non
     """
     from dualdb.report.build import build_entry
 
-    if any(leg.get("paired_difference") for leg in legs.values()):
+    if any(leg.paired_difference for leg in legs.values()):
         return None
     entry = build_entry(nodeid, legs)
     for leg in legs.values():
-        leg["compared"] = True
+        leg.compared = True
     if entry.verdict != "same":
         return entry.verdict
     first = next(iter(legs.values()))
-    first["harness_notes"] = list(entry.harness_notes)
+    first.harness_notes = list(entry.harness_notes)
     for leg in legs.values():
-        leg["statements"] = []
-        leg["agreed"] = True  # the verdict needed the statements (values sent differently): keep it
+        leg.statements = []
+        leg.agreed = True  # the verdict needed the statements (values sent differently): keep it
     return entry.verdict
