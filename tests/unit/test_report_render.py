@@ -15,7 +15,8 @@ import pytest
 
 from dualdb.report.html import render_html
 from dualdb.report.markdown import mask_url, md_code, md_fence, md_text, render_markdown
-from dualdb.report.model import SCHEMA, ErrorInfo, Explanation, Leg, Report, read_report
+from dualdb.records import BaselineInfo, CapturedStatement, Difference, ErrorRecord, Explanation, SchemaFinding
+from dualdb.report.model import SCHEMA, Leg, Report, read_report
 from dualdb.report.model import TestEntry as Entry  # not "Test*": pytest would try to collect it
 from dualdb.report.files import ReportFileError, rerender, write_reports
 
@@ -24,14 +25,13 @@ XSS_ATTR = '" onmouseover="alert(2)'
 
 
 def stmt(sql, rows=None, params=None, rowcount=None, error=None):
-    return {
-        "sql": sql,
-        "params": params,
-        "rowcount": rowcount if rowcount is not None else (len(rows) if rows is not None else None),
-        "rows": rows,
-        "digest": None,
-        "error": error,
-    }
+    return CapturedStatement(
+        sql=sql,
+        params=params,
+        rows=rows,
+        error=error,
+        rowcount=rowcount if rowcount is not None else (len(rows) if rows is not None else None),
+    )
 
 
 def diverged_value(nodeid="tests/test_orders.py::test_sort", category="collation"):
@@ -57,15 +57,13 @@ def diverged_value(nodeid="tests/test_orders.py::test_sort", category="collation
                 ],
             ),
         },
-        first_difference={
-            "source": "statement",
-            "index": 1,
-            "label": None,
-            "sql": {"sqlite": sql, "postgresql": sql},
-            "values": {"sqlite": [["A"], ["B"], ["a"]], "postgresql": [["a"], ["A"], ["B"]]},
-            "shape": "row order",
-            "note": None,
-        },
+        first_difference=Difference(
+            source="statement",
+            index=1,
+            sql={"sqlite": sql, "postgresql": sql},
+            values={"sqlite": [["A"], ["B"], ["a"]], "postgresql": [["a"], ["A"], ["B"]]},
+            shape="row order",
+        ),
         explanation=Explanation(
             title="Text sorts differently",
             why="SQLite compares bytes; PostgreSQL uses the collation.",
@@ -86,21 +84,11 @@ def diverged_outcome(nodeid="tests/test_orders.py::test_unique"):
             "sqlite": Leg(outcome="passed", statements=[stmt("INSERT INTO t VALUES (1)", rowcount=1)]),
             "postgresql": Leg(
                 outcome="failed",
-                error=ErrorInfo("IntegrityError", "duplicate key value violates unique constraint"),
-                statements=[
-                    stmt("INSERT INTO t VALUES (1)", error={"type": "IntegrityError", "message": "duplicate key"})
-                ],
+                error=ErrorRecord("IntegrityError", "duplicate key value violates unique constraint"),
+                statements=[stmt("INSERT INTO t VALUES (1)", error=ErrorRecord("IntegrityError", "duplicate key"))],
             ),
         },
-        first_difference={
-            "source": "outcome",
-            "index": None,
-            "label": None,
-            "sql": None,
-            "values": None,
-            "shape": None,
-            "note": None,
-        },
+        first_difference=Difference(source="outcome", values={}, shape="error"),
         explanation=Explanation(title="Constraint enforced", why="why", fix="fix"),
     )
 
@@ -118,7 +106,7 @@ def full_report() -> Report:
         verdict="failed_both",
         kind=None,
         legs={
-            b: Leg(outcome="failed", error=ErrorInfo("AssertionError", "assert 1 == 2"))
+            b: Leg(outcome="failed", error=ErrorRecord("AssertionError", "assert 1 == 2"))
             for b in ("sqlite", "postgresql")
         },
     )
@@ -145,13 +133,13 @@ def hostile_report() -> Report:
     """Every user- or database-provided field carries markup, pipes, backticks and newlines."""
     t = diverged_value(nodeid=f"tests/test_x.py::test_y[{XSS}|{XSS_ATTR}]", category="json")
     sql = f"SELECT '{XSS}' AS x, '```' AS fence, '````' AS longer -- a|b\nFROM t"
-    t.first_difference["sql"] = {"sqlite": sql, "postgresql": sql}
-    t.first_difference["values"] = {"sqlite": [[XSS, "a|b"]], "postgresql": [["```", "x\ny"]]}
-    t.first_difference["note"] = XSS
+    t.first_difference.sql = {"sqlite": sql, "postgresql": sql}
+    t.first_difference.values = {"sqlite": [[XSS, "a|b"]], "postgresql": [["```", "x\ny"]]}
+    t.first_difference.note = XSS
     t.legs["sqlite"].statements[1] = stmt(sql, [[XSS]])
     t.legs["postgresql"].observations = [{"label": XSS, "value": {"k": XSS}}]
     t.legs["postgresql"].outcome = "failed"
-    t.legs["postgresql"].error = ErrorInfo(XSS, f"bad | value\n{XSS} ``` `x`")
+    t.legs["postgresql"].error = ErrorRecord(XSS, f"bad | value\n{XSS} ``` `x`")
     t.legs["postgresql"].notes = [XSS]
     t.explanation = Explanation(title=XSS, why=f"because {XSS} `<b>code</b>`", fix=XSS, rule=XSS)
     t.known_reason = XSS
@@ -162,7 +150,9 @@ def hostile_report() -> Report:
         kind="value",
         category=XSS,
         legs={"sqlite": Leg(), "postgresql": Leg()},
-        first_difference={"source": "observation", "label": XSS, "values": {"sqlite": XSS, "postgresql": "```|"}},
+        first_difference=Difference(
+            source="observation", label=XSS, values={"sqlite": XSS, "postgresql": "```|"}, shape="type"
+        ),
     )
     return Report(
         backends={
@@ -172,9 +162,9 @@ def hostile_report() -> Report:
         tests=[t, obs, same(f"tests/test_x.py::test_same_{XSS}")],
         warnings=[XSS, "line1\nline2 | pipe"],
         schema_findings=[
-            {"kind": "table", "backend": "postgresql", "name": XSS, "error": XSS, "category": "types", "fix": XSS}
+            SchemaFinding(kind="table", backend="postgresql", name=XSS, error=XSS, category="types", fix=XSS)
         ],
-        baseline={"file": XSS, "disappeared": [XSS]},
+        baseline=BaselineInfo(file=XSS, disappeared=[XSS]),
     )
 
 
@@ -362,7 +352,7 @@ def test_markdown_baseline_section():
     report = full_report()
     report.tests[1].baseline = "new"
     report.tests[2].baseline = "accepted"
-    report.baseline = {"file": "reports/old.json", "disappeared": ["tests/test_gone.py::test_fixed"]}
+    report.baseline = BaselineInfo(file="reports/old.json", disappeared=["tests/test_gone.py::test_fixed"])
     md = render_markdown(report)
     section = md.split("## Baseline", 1)[1].split("\n## ", 1)[0]
     assert "`reports/old.json`" in section
@@ -377,15 +367,15 @@ def test_markdown_baseline_section():
 def test_markdown_schema_findings():
     report = full_report()
     report.schema_findings = [
-        {
-            "kind": "table",
-            "backend": "postgresql",
-            "name": "orders",
-            "error": 'type "JSONB" does not exist',
-            "category": "types",
-            "fix": "Use sqlalchemy.JSON",
-        },
-        {"kind": "drift", "backend": "sqlite", "name": "users.email", "error": None, "category": None, "fix": None},
+        SchemaFinding(
+            kind="table",
+            backend="postgresql",
+            name="orders",
+            error='type "JSONB" does not exist',
+            category="types",
+            fix="Use sqlalchemy.JSON",
+        ),
+        SchemaFinding(kind="drift", backend="sqlite", name="users.email"),
     ]
     md = render_markdown(report)
     section = md.split("## Schema findings", 1)[1].split("\n## ", 1)[0]
@@ -403,12 +393,7 @@ def test_markdown_caps_details():
 
 def test_markdown_observation_difference():
     t = diverged_value()
-    t.first_difference = {
-        "source": "observation",
-        "index": None,
-        "label": "total",
-        "values": {"sqlite": 1, "postgresql": "1"},
-    }
+    t.first_difference = Difference(source="observation", label="total", values={"sqlite": 1, "postgresql": "1"}, shape="type")
     md = render_markdown(Report(tests=[t]))
     assert '**First difference:** observation "total"' in md
     assert "- SQLite: `1`" in md and '- PostgreSQL: `"1"`' in md
@@ -474,16 +459,16 @@ def test_html_empty_report():
 def test_html_baseline_and_schema_sections():
     report = full_report()
     report.tests[1].baseline = "new"
-    report.baseline = {"file": "old.json", "disappeared": ["t.py::gone"]}
+    report.baseline = BaselineInfo(file="old.json", disappeared=["t.py::gone"])
     report.schema_findings = [
-        {
-            "kind": "migration",
-            "backend": "sqlite",
-            "name": "0003_add_index",
-            "error": "near ALTER: syntax error",
-            "category": "sql_syntax",
-            "fix": "use batch mode",
-        }
+        SchemaFinding(
+            kind="migration",
+            backend="sqlite",
+            name="0003_add_index",
+            error="near ALTER: syntax error",
+            category="sql_syntax",
+            fix="use batch mode",
+        )
     ]
     page = render_html(report)
     assert 'id="baseline"' in page and "t.py::gone" in page and "old.json" in page
@@ -535,7 +520,7 @@ def test_saved_reports_with_missing_and_odd_fields_are_rendered_or_refused_in_on
         {"schema": SCHEMA, "tests": None, "backends": None, "summary": None, "warnings": None, "baseline": None},
         {"schema": SCHEMA, "tests": [None, *ODD_TESTS]},
         {"schema": SCHEMA, "tests": [{"verdict": "same"}]},
-        {"schema": SCHEMA, "tests": [{"nodeid": "e", "verdict": "same", "explanation": {"title": "t", "colour": 1}}]},
+        {"schema": SCHEMA, "tests": [{"nodeid": "e", "verdict": "same", "legs": {"sqlite": None}}]},
     ]
     for document in refused:
         with pytest.raises(ReportFileError):
@@ -614,31 +599,27 @@ def outcome_with_evidence() -> Entry:
     t.legs["sqlite"].statements = [stmt("SELECT 1", [[1]]), stmt(insert, params=["a@x"], rowcount=1)]
     t.legs["postgresql"].statements = [
         stmt("SELECT 1", [[1]]),
-        stmt(insert, params=["a@x"], error={"type": "IntegrityError", "message": "dup"}),
+        stmt(insert, params=["a@x"], error=ErrorRecord("IntegrityError", "dup")),
     ]
-    evidence = {
-        "source": "statement",
-        "index": 1,
-        "label": None,
-        "sql": {"sqlite": insert, "postgresql": insert},
-        "params": ["a@x"],
-        "values": {"sqlite": {"rowcount": 1}, "postgresql": {"error": "IntegrityError: dup"}},
-        "shape": "error",
-        "note": None,
-    }
-    t.first_difference = {
-        "source": "outcome",
-        "index": 1,
-        "label": None,
-        "sql": evidence["sql"],
-        "values": {
+    evidence = Difference(
+        source="statement",
+        index=1,
+        sql={"sqlite": insert, "postgresql": insert},
+        params=["a@x"],
+        values={"sqlite": {"rowcount": 1}, "postgresql": {"error": "IntegrityError: dup"}},
+        shape="error",
+    )
+    t.first_difference = Difference(
+        source="outcome",
+        index=1,
+        sql=evidence.sql,
+        values={
             "sqlite": {"outcome": "passed"},
             "postgresql": {"outcome": "failed", "error": "IntegrityError: dup"},
         },
-        "shape": "error",
-        "note": None,
-        "statement": evidence,
-    }
+        shape="error",
+        statement=evidence,
+    )
     return t
 
 
@@ -673,20 +654,13 @@ def test_statement_highlight_follows_the_other_legs_alignment():
     sql = "SELECT name FROM customers ORDER BY name"
     assert highlighted(page) == {"SQLite": [sql], "PostgreSQL": [sql]}
     assert '<li class="diff">' in page.split("SET LOCAL")[1]  # not the first PostgreSQL statement
-    # an explicit per-backend index wins
-    t.first_difference["indexes"] = {"sqlite": 1, "postgresql": 0}
-    assert highlighted(render_html(Report(tests=[t])))["PostgreSQL"] == ["SET LOCAL statement_timeout = 0"]
 
 
 def test_missing_observation_is_said_in_words():
     t = diverged_value()
-    t.first_difference = {
-        "source": "observation",
-        "index": 0,
-        "label": "total",
-        "values": {"sqlite": 3, "postgresql": {"$missing": True}},
-        "shape": "type",
-    }
+    t.first_difference = Difference(
+        source="observation", index=0, label="total", values={"sqlite": 3, "postgresql": {"$missing": True}}, shape="type"
+    )
     md = render_markdown(Report(tests=[t]))
     assert "- PostgreSQL: *(not observed)*" in md and "- SQLite: `3`" in md
     assert '**First difference:** observation "total" (type)' in md

@@ -268,10 +268,10 @@ def _first_difference(test: TestEntry) -> str:
     fd = test.first_difference
     if fd is None:
         return ""
-    source = fd.get("source")
+    source = fd.source
     head = f"<b>First difference</b>: {esc(difference_title(fd))}"
-    if fd.get("shape"):
-        head += f' <span class="notes">(shape: {esc(fd["shape"])})</span>'
+    if fd.shape:
+        head += f' <span class="notes">(shape: {esc(fd.shape)})</span>'
     values = diff_values(fd)
     cols = []
     extra = ""
@@ -290,15 +290,15 @@ def _first_difference(test: TestEntry) -> str:
                 inner.append(_pre(missing_text(values[b]) or value_text(values[b])))
             if inner:
                 cols.append(f'<div class="leg"><h4>{esc(backend_label(b))}</h4>' + "".join(inner) + "</div>")
-        evidence = fd.get("statement")
-        if source == "outcome" and isinstance(evidence, dict):
-            where = evidence.get("index")
+        evidence = fd.statement
+        if source == "outcome" and evidence is not None:
+            where = evidence.index
             at = f" at statement {where + 1}" if isinstance(where, int) else ""
             ecols = _statement_cols(test, evidence)
             if ecols:
                 extra = f'<p>Where the engines parted{at}:</p><div class="legs">{"".join(ecols)}</div>'
     body = f'<div class="legs">{"".join(cols)}</div>' if cols else ""
-    note = f'<p class="notes">{esc(fd["note"])}</p>' if fd.get("note") else ""
+    note = f'<p class="notes">{esc(fd.note)}</p>' if fd.note else ""
     return f'<div class="firstdiff">{head}{body}{extra}{note}</div>'
 
 
@@ -319,10 +319,10 @@ def _explanation(test: TestEntry) -> str:
     return "".join(out)
 
 
-def _leg(test: TestEntry, backend: str, fd: Difference) -> str:
+def _leg(test: TestEntry, backend: str, fd: Difference | None) -> str:
     """One engine's side: outcome, error, observations and statements, the first difference highlighted."""
     leg = test.legs.get(backend)
-    source = fd.get("source")
+    source = fd.source if fd is not None else None
     out = [f'<div class="leg"><h3>{esc(backend_label(backend))}</h3>']
     if leg is None:
         out.append('<p class="empty">did not run</p></div>')
@@ -334,12 +334,12 @@ def _leg(test: TestEntry, backend: str, fd: Difference) -> str:
     observations = [o for o in leg.observations if isinstance(o, dict)]
     if observations:
         out.append('<h4>Observations</h4><table class="obs">')
-        obs_index = fd.get("index") if source == "observation" and isinstance(fd.get("index"), int) else None
+        obs_index = fd.index if source == "observation" and isinstance(fd.index, int) else None
         for i, o in enumerate(observations):
             if obs_index is not None:
                 hit = i == obs_index
             else:
-                hit = source == "observation" and fd.get("label") is not None and o.get("label") == fd.get("label")
+                hit = source == "observation" and fd.label is not None and o.get("label") == fd.label
             hl = ' class="diff"' if hit else ""
             value = esc(clip(to_json(o.get("value")), 2000))
             out.append(f"<tr{hl}><td><code>{esc(o.get('label'))}</code></td><td><code>{value}</code></td></tr>")
@@ -347,15 +347,13 @@ def _leg(test: TestEntry, backend: str, fd: Difference) -> str:
     statements = leg.statements
     if statements:
         out.append(f'<h4>Statements ({len(statements)})</h4><ol class="stmts">')
-        where = fd if source == "statement" else fd.get("statement")
-        highlight = diff_statement_index(test, where, backend) if isinstance(where, dict) else None
+        where = fd if source == "statement" else (fd.statement if fd is not None else None)
+        highlight = diff_statement_index(test, where, backend) if where is not None else None
         for i, stmt in enumerate(statements[:MAX_STATEMENTS]):
-            if not isinstance(stmt, dict):
-                continue
             cls = ' class="diff"' if i == highlight else ""
             out.append(f"<li{cls}>")
-            out.append(_pre(str(stmt.get("sql") or ""), "sql"))
-            params = stmt.get("params")
+            out.append(_pre(stmt.sql or "", "sql"))
+            params = stmt.params
             if params not in (None, [], {}, ()):
                 out.append(f'<div class="params mono">params: {esc(clip(to_json(params), 1000))}</div>')
             out.append(_pre(result_text(stmt, MAX_ROWS)))
@@ -371,7 +369,7 @@ def _leg(test: TestEntry, backend: str, fd: Difference) -> str:
 
 
 def _details(test: TestEntry, names: list[str]) -> str:
-    fd = test.first_difference or {}
+    fd = test.first_difference
     title = test.explanation.title if test.explanation is not None else None
     summary = title or (f"First difference: {difference_title(fd)}" if fd else "Details")
     out = [f"<details><summary>{esc(summary)}</summary>"]
@@ -465,14 +463,14 @@ def _controls(tests: list[TestEntry], summary: dict[str, int]) -> str:
 
 
 def _schema_findings(report: Report) -> str:
-    findings = [f for f in report.schema_findings if isinstance(f, dict)]
+    findings = report.schema_findings
     if not findings:
         return ""
     rows = "".join(
         "<tr>"
-        f"<td>{esc(f.get('kind'))}</td><td>{esc(backend_label(f['backend']) if f.get('backend') else '')}</td>"
-        f"<td><code>{esc(f.get('name'))}</code></td><td>{esc(f.get('category'))}</td>"
-        f'<td class="err mono">{esc(error_text(f.get("error")))}</td><td>{esc(f.get("fix"))}</td>'
+        f"<td>{esc(f.kind)}</td><td>{esc(backend_label(f.backend) if f.backend else '')}</td>"
+        f"<td><code>{esc(f.name)}</code></td><td>{esc(f.category)}</td>"
+        f'<td class="err mono">{esc(error_text(f.error))}</td><td>{esc(f.fix)}</td>'
         "</tr>"
         for f in findings
     )
@@ -494,7 +492,7 @@ def _baseline(report: Report) -> str:
     if report.baseline is None:
         return ""
     new, accepted, disappeared = baseline_groups(report)
-    source = report.baseline.get("file")
+    source = report.baseline.file
     intro = f"Compared with <code>{esc(source)}</code>: " if source else ""
     return (
         f'<section id="baseline"><h2>Baseline</h2><p>{intro}<b>{len(new)}</b> new, <b>{len(accepted)}</b> accepted, '

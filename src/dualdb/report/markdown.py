@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from dualdb.records import CapturedStatement, Difference, ErrorRecord
-from dualdb.report.model import BACKENDS, VERDICTS, ErrorInfo, Report, TestEntry
+from dualdb.report.model import BACKENDS, VERDICTS, Report, TestEntry
 
 __all__ = ["render_markdown", "md_text", "md_code", "md_fence", "mask_url"]
 
@@ -103,28 +103,24 @@ def value_text(value: Any, max_rows: int = MAX_ROWS) -> str:
     return to_json(value)
 
 
-def error_text(error: ErrorInfo | ErrorRecord | str | None) -> str:
+def error_text(error: ErrorRecord | str | None) -> str:
     """``Type: message`` for a leg's or a statement's error; a text (a schema finding's) as it is."""
     if not error:
         return ""
-    if isinstance(error, ErrorInfo):
-        etype, message = error.type, error.message
-    elif isinstance(error, dict):
-        etype, message = error.get("type"), error.get("message")
-    else:
-        return str(error)
-    etype = etype or "Error"
-    return f"{etype}: {message}" if message else str(etype)
+    if isinstance(error, str):
+        return error
+    etype = error.type or "Error"
+    return f"{etype}: {error.message}" if error.message else etype
 
 
 def result_text(stmt: CapturedStatement | None, max_rows: int = MAX_ROWS) -> str:
     """What a captured statement returned: its error, its rows, or its row count."""
-    if not isinstance(stmt, dict):
+    if stmt is None:
         return ""
-    if stmt.get("error"):
-        return "ERROR " + error_text(stmt["error"])
-    rows = stmt.get("rows")
-    rowcount = stmt.get("rowcount")
+    if stmt.error:
+        return "ERROR " + error_text(stmt.error)
+    rows = stmt.rows
+    rowcount = stmt.rowcount
     if rows is not None:
         if not isinstance(rows, list):
             return to_json(rows)
@@ -136,8 +132,8 @@ def result_text(stmt: CapturedStatement | None, max_rows: int = MAX_ROWS) -> str
     parts = []
     if rowcount is not None and rowcount != -1:
         parts.append(f"rowcount = {rowcount}")
-    if stmt.get("digest"):
-        parts.append(f"digest {stmt['digest']}")
+    if stmt.digest:
+        parts.append(f"digest {stmt.digest}")
     return "\n".join(parts) or "(no result)"
 
 
@@ -148,37 +144,32 @@ def statements_of(test: TestEntry, backend: str) -> list[CapturedStatement]:
 
 def statement_at(test: TestEntry, backend: str, index: Any) -> CapturedStatement | None:
     statements = statements_of(test, backend)
-    if isinstance(index, int) and 0 <= index < len(statements) and isinstance(statements[index], dict):
+    if isinstance(index, int) and 0 <= index < len(statements):
         return statements[index]
     return None
 
 
 def diff_values(fd: Difference | None) -> dict[str, Any]:
     """``values`` of a difference, per backend (none for an outcome difference without them)."""
-    values = fd.get("values") if isinstance(fd, dict) else None
-    return values if isinstance(values, dict) else {}
+    return fd.values if fd is not None and isinstance(fd.values, dict) else {}
 
 
 def diff_statement_index(test: TestEntry, fd: Difference, backend: str) -> int | None:
     """Where a statement difference sits in ``backend``'s statement list.
 
     ``index`` counts in the first (SQLite) leg; the comparer aligns statements by
-    shape, so the other leg's position may differ. An ``indexes`` mapping wins when
-    present; otherwise the other leg's statement is found by its SQL (and parameters),
-    nearest to ``index``.
+    shape, so the other leg's position may differ: its statement is found by its
+    SQL (and parameters), nearest to ``index``.
     """
-    indexes = fd.get("indexes")
-    if isinstance(indexes, dict) and isinstance(indexes.get(backend), int):
-        return indexes[backend]
-    index = fd.get("index")
+    index = fd.index
     if not isinstance(index, int):
         return None
     statements = statements_of(test, backend)
-    sql = fd.get("sql") if isinstance(fd.get("sql"), dict) else {}
+    sql = fd.sql or {}
     if backend == BACKENDS[0] or sql.get(backend) is None:
         return index if 0 <= index < len(statements) else None
-    same_sql = [j for j, st in enumerate(statements) if isinstance(st, dict) and st.get("sql") == sql[backend]]
-    same_params = [j for j in same_sql if "params" not in fd or statements[j].get("params") == fd.get("params")]
+    same_sql = [j for j, st in enumerate(statements) if st.sql == sql[backend]]
+    same_params = [j for j in same_sql if statements[j].params == fd.params]
     candidates = same_params or same_sql
     if not candidates:
         return None
@@ -212,17 +203,17 @@ class StatementSide:
 def statement_sides(test: TestEntry, fd: Difference) -> list[StatementSide]:
     """Per backend, the differing statement: its SQL, parameters and result."""
     values = diff_values(fd)
-    sql_map = fd.get("sql") if isinstance(fd.get("sql"), dict) else {}
+    sql_map = fd.sql or {}
     sides = []
     for b in backend_names({**dict.fromkeys(test.legs), **values, **sql_map}):
         index = diff_statement_index(test, fd, b)
         stmt = statement_at(test, b, index)
         sql = sql_map.get(b)
         if sql is None and stmt is not None:
-            sql = stmt.get("sql")
+            sql = stmt.sql
         if sql is None and stmt is None and b not in values:
             continue
-        params = fd["params"] if "params" in fd else (stmt.get("params") if stmt is not None else None)
+        params = fd.params
         result = result_value_text(values[b]) if b in values else result_text(stmt)
         sides.append(StatementSide(b, "" if sql is None else str(sql), params, result, index))
     return sides
@@ -255,9 +246,9 @@ def leg_brief(test: TestEntry, backend: str, limit: int = CELL_CHARS) -> str:
 
 def difference_title(fd: Difference) -> str:
     """``statement 3``, ``observation "total"``, ``outcome`` … (numbers are 1-based)."""
-    source = str(fd.get("source") or "difference")
-    index = fd.get("index")
-    label = fd.get("label")
+    source = fd.source or "difference"
+    index = fd.index
+    label = fd.label
     text = source
     if source == "statement" and isinstance(index, int):
         text += f" {index + 1}"
@@ -279,14 +270,12 @@ def category_of(test: TestEntry) -> str:
 
 def baseline_groups(report: Report) -> tuple[list[str], list[str], list[str]]:
     """(new node ids, accepted node ids, disappeared node ids) of a run with a baseline."""
-    info = report.baseline or {}
+    info = report.baseline
     new = [t.nodeid for t in report.tests if t.baseline == "new"]
     accepted = [t.nodeid for t in report.tests if t.baseline == "accepted"]
-    if not new:
-        new = list(info.get("new") or [])
-    if not accepted:
-        accepted = list(info.get("accepted") or [])
-    return new, accepted, list(info.get("disappeared") or [])
+    if info is None:
+        return new, accepted, []
+    return new or list(info.new), accepted or list(info.accepted), list(info.disappeared)
 
 
 # --------------------------------------------------------------------------- markdown escaping
@@ -528,10 +517,10 @@ def _first_difference(test: TestEntry) -> list[str]:
     fd = test.first_difference
     if fd is None:
         return []
-    source = fd.get("source")
+    source = fd.source
     lines = [f"**First difference:** {md_text(difference_title(fd))}"]
-    if fd.get("shape"):
-        lines[0] += f" ({md_text(fd['shape'])})"
+    if fd.shape:
+        lines[0] += f" ({md_text(fd.shape)})"
     lines.append("")
     values = diff_values(fd)
     names = backend_names({**dict.fromkeys(test.legs), **values})
@@ -547,9 +536,9 @@ def _first_difference(test: TestEntry) -> list[str]:
                 line += " — " + md_code(clip(error_text(leg.error), 300))
             lines.append(line)
         lines.append("")
-        evidence = fd.get("statement")
-        if isinstance(evidence, dict):
-            where = evidence.get("index")
+        evidence = fd.statement
+        if evidence is not None:
+            where = evidence.index
             at = f" at statement {where + 1}" if isinstance(where, int) else ""
             lines += [f"Where the engines parted{at}:", ""]
             lines += _statement_lines(test, evidence)
@@ -558,8 +547,8 @@ def _first_difference(test: TestEntry) -> list[str]:
             if b in values:
                 lines += _value_lines(md_text(backend_label(b)), values[b])
         lines.append("")
-    if fd.get("note"):
-        lines += [f"*Note:* {md_text(fd['note'])}", ""]
+    if fd.note:
+        lines += [f"*Note:* {md_text(fd.note)}", ""]
     return lines
 
 
@@ -607,17 +596,16 @@ def _rerun(test: TestEntry) -> list[str]:
 
 def _other_differences(test: TestEntry) -> list[str]:
     """The independent differences after the primary one, each with its category and fix."""
-    others = [d for d in test.differences[1:] if isinstance(d, dict)]
+    others = test.differences[1:]
     if not others:
         return []
     lines = ["**Other differences in this test:**", ""]
     for d in others:
-        expl = d.get("explanation") or {}
-        repeats = f" (×{d['repeats']})" if d.get("repeats") else ""
-        sql = d.get("sql")
-        where = d.get("label") or (one_line(sql.get("sqlite") or "") if isinstance(sql, dict) else "")
-        lines.append(f"- **{md_text(d.get('category') or 'other')}**{repeats}: {md_prose(one_line(expl.get('title') or ''))}"
-                     + (f" — at {md_code(where, 80)}" if where else "") + (f". Fix: {md_prose(expl['fix'])}" if expl.get("fix") else ""))
+        title, fix = (d.explanation.title, d.explanation.fix) if d.explanation is not None else ("", "")
+        repeats = f" (×{d.repeats})" if d.repeats > 1 else ""
+        where = d.label or (one_line((d.sql or {}).get("sqlite") or ""))
+        lines.append(f"- **{md_text(d.category or 'other')}**{repeats}: {md_prose(one_line(title or ''))}"
+                     + (f" — at {md_code(where, 80)}" if where else "") + (f". Fix: {md_prose(fix)}" if fix else ""))
     return lines + [""]
 
 
@@ -652,7 +640,7 @@ def _details(tests: list[TestEntry], max_details: int) -> list[str]:
             lines += [f"**Known:** {md_text(t.known_reason)}", ""]
         lines += _rerun(t)
         lines += _first_difference(t)
-        if (t.first_difference or {}).get("source") != "outcome":
+        if t.first_difference is None or t.first_difference.source != "outcome":
             lines += _leg_errors(t)
         lines += _explanation(t)
         lines += _other_differences(t)
@@ -664,19 +652,19 @@ def _details(tests: list[TestEntry], max_details: int) -> list[str]:
 
 
 def _schema_findings(report: Report) -> list[str]:
-    findings = [f for f in report.schema_findings if isinstance(f, dict)]
+    findings = report.schema_findings
     if not findings:
         return []
     rows = []
     for f in findings:
         rows.append(
             [
-                md_text(f.get("kind") or "—"),
-                md_text(backend_label(f.get("backend")) if f.get("backend") else "—"),
-                md_code(f.get("name"), 80, table=True) or "—",
-                md_text(f.get("category") or "—"),
-                md_code(error_text(f.get("error")), 200, table=True) or "—",
-                md_text(clip(one_line(f.get("fix") or "—"), 300)),
+                md_text(f.kind or "—"),
+                md_text(backend_label(f.backend) if f.backend else "—"),
+                md_code(f.name, 80, table=True) or "—",
+                md_text(f.category or "—"),
+                md_code(error_text(f.error), 200, table=True) or "—",
+                md_text(clip(one_line(f.fix or "—"), 300)),
             ]
         )
     return ["## Schema findings", ""] + _table(["Kind", "Backend", "Name", "Category", "Error", "Fix"], rows) + [""]
@@ -697,7 +685,7 @@ def _baseline(report: Report) -> list[str]:
         return []
     new, accepted, disappeared = baseline_groups(report)
     lines = ["## Baseline", ""]
-    source = report.baseline.get("file")
+    source = report.baseline.file
     intro = f"Compared with {md_code(source)}: " if source else ""
     lines += [f"{intro}**{len(new)}** new, **{len(accepted)}** accepted, **{len(disappeared)}** disappeared.", ""]
     lines += _id_list("New divergences", new)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dualdb.errors import ReportFileError
 from dualdb.records import BaselineInfo, CapturedStatement, Difference, ErrorRecord, Explanation, SchemaFinding
 
 SCHEMA = "dualdb-report/1"
@@ -224,10 +225,6 @@ class Report:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             raise ReportFileError(f"{source}: malformed {SCHEMA} report ({detail})") from None
-
-
-class ReportFileError(ValueError):
-    """A report file that cannot be read: the message says which file and what to do."""
 
 
 def report_path(path: Path) -> Path:

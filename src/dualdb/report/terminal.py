@@ -58,20 +58,20 @@ def summary_lines(report: Report, report_path: str | None = None) -> list[str]:
             changed = ", ".join((entry.rerun or {}).get("nondeterministic") or []) or "the test itself"
             lines.append(f"not reproduced when run again (nondeterministic: {changed}; not counted by "
                          f"--dualdb-strict): {entry.nodeid}")
-    if report.baseline:
+    if report.baseline is not None:
         b = report.baseline
         lines.append(
-            f"baseline {b.get('file')}: {len(b.get('new', []))} new, {len(b.get('accepted', []))} accepted, "
-            f"{len(b.get('disappeared', []))} no longer diverge"
+            f"baseline {b.file}: {len(b.new)} new, {len(b.accepted)} accepted, "
+            f"{len(b.disappeared)} no longer diverge"
         )
-        for nodeid in b.get("disappeared", []):
+        for nodeid in b.disappeared:
             lines.append(f"  no longer diverges: {nodeid}")
     for warning in report.warnings:
         lines.append(f"warning: {warning}")
     for finding in report.schema_findings:
-        acknowledged = f" [acknowledged: {finding['acknowledged']}]" if finding.get("acknowledged") else ""
+        acknowledged = f" [acknowledged: {finding.acknowledged}]" if finding.acknowledged else ""
         lines.append(
-            f"schema: {finding.get('backend')}: {finding.get('kind')} {finding.get('name')}: {finding.get('error')}"
+            f"schema: {finding.backend}: {finding.kind} {finding.name}: {finding.error}"
             + acknowledged
         )
     if report_path:
