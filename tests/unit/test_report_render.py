@@ -654,6 +654,27 @@ def test_statement_highlight_follows_the_other_legs_alignment():
     sql = "SELECT name FROM customers ORDER BY name"
     assert highlighted(page) == {"SQLite": [sql], "PostgreSQL": [sql]}
     assert '<li class="diff">' in page.split("SET LOCAL")[1]  # not the first PostgreSQL statement
+    # where the comparer aligned the statements wins over the SQL's position
+    t.first_difference.index_other = 0
+    assert highlighted(render_html(Report(tests=[t])))["PostgreSQL"] == ["SET LOCAL statement_timeout = 0"]
+
+
+def test_statement_highlight_is_where_the_comparer_aligned_it():
+    """Two PostgreSQL statements with the same SQL: the one ``index_other`` names is highlighted,
+    not the one nearest to the SQLite position (a post read before and after it was renamed)."""
+    sql = "SELECT title FROM posts WHERE id = ?"
+    t = diverged_value()
+    t.legs["sqlite"].statements = [stmt("SELECT 1", [[1]]), stmt("SELECT 2", [[2]]), stmt(sql, [["Tips"]], params=[1])]
+    t.legs["postgresql"].statements = [stmt(sql, [["Tips"]], params=[1]), stmt(sql, [["Tips (2024)"]], params=[1])]
+    t.first_difference = Difference(
+        source="statement", index=2, index_other=0, sql={"sqlite": sql, "postgresql": sql}, params=[1],
+        values={"sqlite": [["Tips"]], "postgresql": [["Tips"]]}, shape="type",
+    )
+    page = render_html(Report(tests=[t]))
+    panel = re.search(r'<div class="leg"><h3>PostgreSQL</h3>(.*?)</ol>', page, re.S).group(1)
+    assert [re.findall(r"<pre>([^<]*)</pre>", li) for li in re.findall(r'<li class="diff">(.*?)</li>', panel, re.S)] == [
+        ["[&quot;Tips&quot;]\n(1 row)"]
+    ]
 
 
 def test_missing_observation_is_said_in_words():

@@ -158,10 +158,13 @@ def diff_statement_index(test: TestEntry, fd: Difference, backend: str) -> int |
     """Where a statement difference sits in ``backend``'s statement list.
 
     ``index`` counts in the first (SQLite) leg; the comparer aligns statements by
-    shape, so the other leg's position may differ: its statement is found by its
-    SQL (and parameters), nearest to ``index``.
+    shape, so the other leg's position may differ: ``index_other`` is it, as the
+    comparer aligned them. Without it (a difference written by hand), the other
+    leg's statement is found by its SQL (and parameters), nearest to ``index``.
     """
     index = fd.index
+    if backend == BACKENDS[1] and isinstance(fd.index_other, int):
+        return fd.index_other
     if not isinstance(index, int):
         return None
     statements = statements_of(test, backend)
