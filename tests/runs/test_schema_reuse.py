@@ -171,3 +171,57 @@ def test_own_server_keeps_a_cluster_per_schema(inner, cache, monkeypatch):
 def test_never_drops_a_database_it_did_not_create():
     with pytest.raises(ValueError):
         postgres.drop_database(None, "app_tpl_0123")  # type: ignore[arg-type]
+
+
+def signed_templates(admin) -> set[str]:  # noqa: ANN001
+    """The current role's signed ``dualdb_tpl_*`` templates on the server."""
+    from dualdb.engines.schema_cache import read_comment
+
+    with admin.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE 'dualdb_tpl_%' "
+            "AND datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user)")).all()
+    return {name for name, comment in rows if read_comment(comment, name.removeprefix("dualdb_tpl_")) is not None}
+
+
+def test_a_users_server_keeps_the_newest_templates_and_nothing_else_is_dropped(inner, cache, pg_admin):
+    """Each schema change builds a new signed template; beyond the newest 3 of the role, older ones the
+    plugin signed are dropped -- but not one a live run holds, an unsigned one, another role's, or a
+    database that is not the plugin's."""
+    from dualdb.engines.schema_cache import template_comment
+    from dualdb.engines.templates import in_use_key
+
+    suffix = secrets.token_hex(4)
+    unsigned, foreign, other_role = f"dualdb_tpl_{suffix}0000unsigned", f"app_tpl_{suffix}", f"dualdb_tpl_{suffix}0000otherrole"
+    role = f"dualdb_other_{suffix}"
+    with pg_admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE ROLE "{role}"')
+        for name in (unsigned, foreign, other_role):
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' OWNER "{role}"' if name == other_role else ""))
+        for name in (foreign, other_role):  # signed as the plugin signs (the fingerprint is the name's tail)
+            conn.exec_driver_sql(f"COMMENT ON DATABASE \"{name}\" IS '{template_comment(name.split('_tpl_')[1], {})}'")
+    try:
+        table = f"items_{secrets.token_hex(3)}"
+        built = []
+        with pg_admin.connect() as holder:
+            for column in ("a", "b", "c", "d", "e"):
+                write(inner, table, column=column)
+                inner.run("--dual-db").assert_outcomes(passed=2)
+                built.append(template_of(schema_of(inner)))
+                if len(built) == 1:  # a live run cloning the first one: it must survive
+                    holder.execute(text("SELECT pg_advisory_lock_shared(:a, :b)"),
+                                   dict(zip("ab", in_use_key(built[0]))))
+            assert signed_templates(pg_admin) == {built[0], *built[-3:]}
+            holder.execute(text("SELECT pg_advisory_unlock_shared(:a, :b)"), dict(zip("ab", in_use_key(built[0]))))
+        write(inner, table, column="f")  # the first one released: the next build drops it
+        inner.run("--dual-db").assert_outcomes(passed=2)
+        newest = template_of(schema_of(inner))
+        assert signed_templates(pg_admin) == {*built[-2:], newest}
+        with pg_admin.connect() as conn:
+            left = set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
+        assert {unsigned, foreign, other_role} <= left
+    finally:
+        with pg_admin.connect() as conn:
+            for name in (unsigned, foreign, other_role):
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')

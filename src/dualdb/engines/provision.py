@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import zlib
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -19,9 +18,9 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL, Engine
 
 from dualdb.config import Settings
-from dualdb.errors import BackendError
 from dualdb.engines.schema import SchemaState, create_tables, needs_refresh
 from dualdb.engines import postgres, sqlite
+from dualdb.engines.templates import RunTemplate, signed_record
 
 
 @dataclass
@@ -62,6 +61,7 @@ class Provisioner:
         self._backends: dict[str, Backend] = {}
         self._tmpdir: Path | None = None
         self._server = None
+        self.early_server = None  # engines.server.early.EarlyServer: our server, started while pytest collects
         self._pg_admin: Engine | None = None
         self._pg_base_url: URL | None = None
         self._pg_info: postgres.ServerInfo | None = None
@@ -72,9 +72,9 @@ class Provisioner:
         self._template_schema: SchemaState | None = None  # the run's template, when this process built it
         self._migrations = None
         self._source_fp: str | None = None
-        self._template: str | None = None  # the kept template database (dualdb_tpl_<fp>) this run uses
-        self._template_built = False  # this process built it (rather than finding it ready)
-        self._template_record_cache: dict = {}  # what the template's build recorded (schema_cache.encode_state)
+        self._sqlite_entry: tuple[Path, str] | None = None  # (cache folder, fingerprint) of the run's SQLite schema file
+        self._sqlite_tables = 0  # how many tables that file has
+        self._schema_template: RunTemplate | None = None  # the kept template database (dualdb_tpl_<fp>) this run clones
         self.warnings: list[str] = []
 
     # -- shared pieces -------------------------------------------------------------
@@ -149,6 +149,7 @@ class Provisioner:
         )
         backend = Backend(name="sqlite", engine=engine, url=f"sqlite:///{path}", version=sqlite.version())
         self._adopt(backend, *source)
+        self._sqlite_tables = backend.schema.seen_tables
         return backend
 
     def source_fingerprint(self) -> str:
@@ -169,6 +170,7 @@ class Provisioner:
 
         cache = default_cache_dir()
         fingerprint = schema_cache.sqlite_fingerprint(self.source_fingerprint())
+        self._sqlite_entry = (cache, fingerprint)
         if not self.settings.rebuild:
             record = schema_cache.load_sqlite(cache, fingerprint, path)
             if record is not None:
@@ -239,23 +241,18 @@ class Provisioner:
             self._admin()
 
     def _start_local_server(self) -> str:
-        from dualdb.engines.server.binaries import find_binaries
-        from dualdb.engines.server.ledger import reap_leftovers
-        from dualdb.engines.server.local import start_server
-        from dualdb.errors import BinariesNotFound, ServerError
+        """Our own server: the one started early (``early_server``) when it fits the schema key, else now."""
+        from dualdb.engines.server.early import start_local
 
-        try:
-            binaries = find_binaries(self.settings.pg_binaries)
-        except BinariesNotFound as exc:
-            raise BackendError(str(exc)) from None
-        for line in reap_leftovers():
-            self.warnings.append(f"reaped leftover from a killed run: {line}")
         key = None if self.settings.rebuild else self._cluster_key()
-        try:
-            self._server = start_server(binaries, timezone=self.settings.pg_timezone, schema_key=key)
-        except ServerError as exc:
-            raise BackendError(f"could not start a local PostgreSQL: {exc}") from None
-        return self._server.url
+        server, reaped = self.early_server.take(key) if self.early_server is not None else (None, [])
+        if server is None:
+            server, more = start_local(self.settings.pg_binaries, self.settings.pg_timezone, key)
+            reaped = [*reaped, *more]
+        for line in reaped:
+            self.warnings.append(f"reaped leftover from a killed run: {line}")
+        self._server = server
+        return server.url
 
     def _admin(self) -> Engine:
         if self._pg_admin is None:
@@ -290,93 +287,23 @@ class Provisioner:
         (the install and its locale are the cluster folder's own key)."""
         return self.source_fingerprint()
 
-    @property
-    def template_name(self) -> str:
-        """``dualdb_tpl_<fp>``: the fingerprint covers the schema declaration, the server version and collation."""
-        from dualdb.engines.schema_cache import postgres_fingerprint, template_name
+    def _template(self) -> RunTemplate:
+        """The run's schema template on this server (``templates.RunTemplate``); its name's fingerprint covers
+        the schema declaration, the server version, the collation and the role."""
+        if self._schema_template is None:
+            from dualdb.engines.schema_cache import postgres_fingerprint
 
-        self._admin()
-        collation, _ = postgres.choose_collation(self._pg_info, self.settings.pg_collation)
-        role = self._pg_server_url().username
-        return template_name(postgres_fingerprint(self.source_fingerprint(), self._pg_info.version, collation, role))
+            admin = self._admin()
+            collation, _ = postgres.choose_collation(self._pg_info, self.settings.pg_collation)
+            url = self._pg_server_url()
+            fingerprint = postgres_fingerprint(self.source_fingerprint(), self._pg_info.version, collation, url.username)
+            self._schema_template = RunTemplate(admin, url, collation, fingerprint, self._ledger)
+        return self._schema_template
 
     def _run_template(self) -> str:
-        """The schema template this run clones, ready and proven unchanged; built here when it is not.
-
-        An advisory lock on the server serialises builders and cloners (the
-        workers of one run, and other runs on a shared server): the first
-        builds the template, the others find it. A template counts as ready
-        only when its comment proves it is the finished build of this
-        fingerprint (``schema_cache.read_comment``); one without that proof,
-        under the plugin's own name, is a build that was interrupted and is
-        dropped and built again. Templates are kept after the run.
-        """
-        if self._template is not None:
-            return self._template
-        name = self.template_name
-        with self._template_lock(name) as conn:
-            record = None if self.settings.rebuild else self._template_record(conn, name)
-            if record is None:
-                record = self._build_template(conn, name)
-                self._template_built = True
-            self._template_record_cache = record
-        self._template = name
-        return name
-
-    def _template_lock(self, name: str):  # noqa: ANN202 - a context manager yielding a Connection
-        """``pg_advisory_lock`` keyed by the template name, held on one admin connection."""
-        from contextlib import contextmanager
-
-        @contextmanager
-        def locked():  # noqa: ANN202
-            key = zlib.crc32(name.encode())
-            with self._admin().connect() as conn:
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-                try:
-                    yield conn
-                finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-
-        return locked()
-
-    def _template_record(self, conn, name: str) -> dict | None:  # noqa: ANN001
-        """The build record of template ``name`` if it exists and its comment proves it finished."""
-        from dualdb.engines.schema_cache import read_comment
-
-        comment = conn.execute(
-            text("SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = :n"),
-            {"n": name},
-        ).scalar()
-        if comment is None:
-            return None
-        return read_comment(comment, name.removeprefix("dualdb_tpl_"))
-
-    def _build_template(self, conn, name: str) -> dict:  # noqa: ANN001
-        """(Re)build template ``name`` and sign it with its comment only once the build finished.
-
-        On a user's server the build is in this run's ledger until signed, so a
-        run killed mid-build leaves nothing a later run would trust, and the
-        next run reaps it; once signed it leaves the ledger and is kept.
-        """
-        from dualdb.engines.schema_cache import template_comment
-
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
-        if exists:  # our own name: an unsigned (interrupted) or a stale build being forced (--dualdb-rebuild)
-            postgres.drop_database(self._admin(), name)
-        collation, _ = postgres.choose_collation(self._pg_info, self.settings.pg_collation)
-        postgres.create_database(self._admin(), name, collation)
-        if self._ledger is not None:
-            self._ledger.add(name)
-        engine = postgres.make_engine(self._pg_server_url().set(database=name))
-        try:
-            record = self._build_record(engine, "postgresql")
-        finally:
-            engine.dispose()  # a template must have no connections left
-        conn.execute(text(f'COMMENT ON DATABASE "{name}" IS ' + "'" + template_comment(
-            name.removeprefix("dualdb_tpl_"), record) + "'"))
-        if self._ledger is not None:
-            self._ledger.remove(name)
-        return record
+        """The schema template this run clones, ready and proven unchanged; built here when it is not."""
+        return self._template().ensure(lambda engine: self._build_record(engine, "postgresql"),
+                                       rebuild=self.settings.rebuild)
 
     def _track_created(self, name: str) -> None:
         self._pg_databases.append(name)
@@ -393,7 +320,7 @@ class Provisioner:
 
     def _provision_postgres(self) -> Backend:
         template = self._run_template()
-        with self._template_lock(template):  # never clone while another run rebuilds it
+        with self._template().locked():  # never clone while another run rebuilds it
             name, collation, warning = self._create_pg_database(template=template)
         if warning:
             self.warnings.append(warning)
@@ -409,10 +336,11 @@ class Provisioner:
             collation=collation,
             warning=warning,
         )
-        where = "built" if self._template_built else "reused"
-        if self._server is not None and self._server.snapshot is not None and not self._template_built:
+        built = self._template().built
+        where = "built" if built else "reused"
+        if self._server is not None and self._server.snapshot is not None and not built:
             where = f"reused (cluster {self._server.snapshot})"
-        self._adopt(backend, self._template_record_cache, f"{where} {template}")
+        self._adopt(backend, self._template().record, f"{where} {template}")
         self._template_schema = dataclasses.replace(backend.schema, created=set(backend.schema.created),
                                                     failed=dict(backend.schema.failed))
         return backend
@@ -424,8 +352,10 @@ class Provisioner:
         backend = self.get(name)
         if name == "sqlite":
             path = self.tmpdir / f"fresh-{next(self._fresh_counter)}.db"
+            copied = self._copy_sqlite_schema(backend, path)
             engine = sqlite.make_engine(path, self.settings.sqlite_pragmas, isolated=False)
-            self.build_schema(engine, name, SchemaState())
+            if not copied:
+                self.build_schema(engine, name, SchemaState())
 
             def cleanup() -> None:
                 engine.dispose()
@@ -445,6 +375,22 @@ class Provisioner:
             self._drop(db_name)
 
         return engine, cleanup
+
+    def _copy_sqlite_schema(self, backend: Backend, path: Path) -> bool:
+        """Copy the cached SQLite schema file to ``path`` when it still has the whole schema (no tables
+        registered since); False when it is gone (a concurrent run pruned it) or the schema grew: build then.
+        A copy costs about a millisecond, ``create_all`` tens (one table) to thousands (120 tables)."""
+        if self._sqlite_entry is None:
+            return False
+        if not self.settings.alembic_config and backend.schema.seen_tables != self._sqlite_tables:
+            return False
+        cache, fingerprint = self._sqlite_entry
+        from dualdb.engines import schema_cache
+
+        if schema_cache.load_sqlite(cache, fingerprint, path) is not None:
+            return True
+        path.unlink(missing_ok=True)
+        return False
 
     def _fresh_template(self, backend: Backend) -> str:
         """A schema-only database nobody stays connected to, cloned for each fresh engine."""
@@ -493,6 +439,8 @@ class Provisioner:
         except Exception as exc:  # keeping is an optimisation: the next run builds the schema again
             problems.append(f"could not keep the schema template for the next run: {exc}")
             keep = None
+        if self._schema_template is not None:
+            self._schema_template.release()
         if self._pg_admin is not None:
             self._pg_admin.dispose()
         if self._ledger is not None and not self._pg_databases:
@@ -502,6 +450,9 @@ class Provisioner:
                 self._stop_server(keep)
             except Exception as exc:
                 problems.append(f"could not stop the local PostgreSQL: {exc}")
+        if self.early_server is not None:
+            self.early_server.discard()  # not taken: the run needed no PostgreSQL
+            self.early_server.release()
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
         self._backends.clear()
@@ -513,11 +464,11 @@ class Provisioner:
         (the private cluster holds nothing but this run's)."""
         if self._server is None or self._pg_admin is None or self._pg_info is None:
             return None
-        if self._server.snapshot is not None and not self._template_built:
+        if self._server.snapshot is not None and not self._template().built:
             return None  # already kept, unchanged
-        name = self.template_name
+        name = self._template().name
         with self._pg_admin.connect() as conn:
-            if self._template_record(conn, name) is None:
+            if signed_record(conn, name) is None:
                 return None
             others = conn.execute(
                 text("SELECT datname FROM pg_database WHERE datname LIKE 'dualdb\\_%' AND datname <> :n"),
