@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Integer, String, desc, func, ins
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from dualdb.engines import postgres
+from dualdb.engines import postgres, sequences
 from dualdb.engines import sqlite as sqlite_backend
 from dualdb.capture.events import StatementCapture
 from dualdb.capture.recorder import LegRecorder
@@ -70,7 +70,7 @@ def run(request, engines):  # noqa: ANN001
         capture.start(leg)
         conn = engine.connect()
         if backend == "postgresql":
-            postgres.reset_sequences(conn)
+            sequences.reset(conn)
             conn.commit()
         outer = conn.begin()
         session = Session(bind=conn, join_transaction_mode="create_savepoint")

@@ -51,18 +51,11 @@ from dualdb.dual.report_legs import report_legs
 from dualdb.dual.results import DivergenceError, PairedResult, Raised
 from dualdb.dual.simplify import simplest
 from dualdb.dual.values import fresh_copy, refresh_expired
+from dualdb.engines import sequences
 from dualdb.normalize import Normalizer
 from dualdb.records import CapturedStatement, ErrorRecord, LegPayload
 
 _TRACKER_KEY = "dualdb_savepoints"  # isolation.TRACKER_KEY: paired connections run untracked
-_SEQUENCES_SQL = (
-    "/* dualdb */ SELECT format('%%I.%%I', schemaname, sequencename), last_value FROM pg_sequences"
-)
-_SETVAL_SQL = "/* dualdb */ SELECT setval(%(name)s::regclass, %(value)s::bigint, true)"
-_UNUSED_SQL = (
-    "/* dualdb */ SELECT setval(%(name)s::regclass, start_value, false) FROM pg_sequences "
-    "WHERE format('%%I.%%I', schemaname, sequencename) = %(key)s::text"
-)
 
 
 class Paired:
@@ -313,9 +306,7 @@ class _Side:
             conn = self.engine.connect()
             conn.info.pop(_TRACKER_KEY, None)  # savepoints here belong to no session
             if self.name == "postgresql":
-                from dualdb.engines.postgres import reset_sequences
-
-                reset_sequences(conn)
+                sequences.reset(conn)
                 conn.commit()
             self.outer = conn.begin()
             self.conn = conn
@@ -354,11 +345,11 @@ class _Side:
         """PostgreSQL's sequence positions (SQLite's ids roll back by themselves)."""
         if self.name != "postgresql" or self.conn is None:
             return None
-        return _sequence_values(self.conn)
+        return sequences.positions(self.conn)
 
     def restore_sequences(self, before: dict[str, Any] | None) -> None:
         if before is not None and self.conn is not None:
-            _restore_sequences(self.conn, before)
+            sequences.restore(self.conn, before)
 
     def close(self) -> None:
         conn, self.conn = self.conn, None
@@ -411,20 +402,6 @@ def _engine_of(backend: Any) -> Engine:
     if not isinstance(engine, Engine):
         raise TypeError(f"expected a Backend or an Engine, got {type(backend).__name__}")
     return engine
-
-
-def _sequence_values(conn: Connection) -> dict[str, Any]:
-    return dict(conn.exec_driver_sql(_SEQUENCES_SQL).fetchall())
-
-
-def _restore_sequences(conn: Connection, before: dict[str, Any]) -> None:
-    """Put back every sequence an example advanced (sequences ignore ROLLBACK)."""
-    for name, value in _sequence_values(conn).items():
-        if name in before and before[name] != value:
-            if before[name] is None:
-                conn.exec_driver_sql(_UNUSED_SQL, {"name": name, "key": name})
-            else:
-                conn.exec_driver_sql(_SETVAL_SQL, {"name": name, "value": before[name]})
 
 
 def _is_control_flow(exc: BaseException) -> bool:

@@ -38,7 +38,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from dualdb.engines.provision import Backend, postgres
+from dualdb.engines.provision import Backend
+from dualdb.engines import sequences
 from dualdb.harness_notes import KEPT_OWN_WRITES_NOTE, LOST_FOREIGN_WORK_NOTE
 
 TRACKER_KEY = "dualdb_savepoints"
@@ -236,11 +237,11 @@ def reset_sequences_before_rollback(conn: Connection, backend: Backend) -> None:
     """
     if _in_error(conn):
         conn.rollback()
-        backend.sequence_reset = postgres.reset_sequences(conn, backend.sequence_reset)
+        backend.sequence_reset = sequences.reset(conn, backend.sequence_reset)
         conn.commit()
         conn.begin()
     else:
-        backend.sequence_reset = postgres.reset_sequences(conn, backend.sequence_reset)
+        backend.sequence_reset = sequences.reset(conn, backend.sequence_reset)
 
 
 def savepoint_session(connection: Connection, **kwargs) -> Session:

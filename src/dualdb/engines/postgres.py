@@ -2,8 +2,8 @@
 
 The server is either the user's (``--dualdb-pg-url``) or a private local one.
 The plugin creates its database with a linguistic collation (production
-servers sort ``a A b B``, not bytewise), aligns sequences before every test,
-and drops only the databases it created.
+servers sort ``a A b B``, not bytewise) and drops only the databases it created;
+``engines/sequences.py`` puts its sequences back between tests.
 """
 
 from __future__ import annotations
@@ -211,37 +211,3 @@ def make_engine(url: URL, *, timezone: str = "UTC", lock_timeout_ms: int = 0) ->
     if lock_timeout_ms:
         options += f" -c lock_timeout={int(lock_timeout_ms)}"
     return create_engine(url, connect_args={"options": options}, pool_size=5, max_overflow=20)
-
-
-LIST_SEQUENCES_SQL = (
-    "/* dualdb */ SELECT format('%%I.%%I', schemaname, sequencename), start_value FROM pg_sequences "
-    "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
-)
-
-
-def sequence_reset_statement(conn) -> str:  # noqa: ANN001 - a SQLAlchemy Connection
-    """One statement that puts every sequence of the schema back to its start value.
-
-    Built once per schema (listing sequences through ``pg_sequences`` costs
-    more than the reset itself); empty when there are no sequences.
-    """
-    rows = conn.exec_driver_sql(LIST_SEQUENCES_SQL).all()
-    if not rows:
-        return ""
-    calls = ", ".join(
-        f"setval('{_quote(name).replace('%', '%%')}', {int(start)}, false)" for name, start in rows
-    )
-    return f"/* dualdb */ SELECT {calls}"
-
-
-def reset_sequences(conn, statement: str | None = None) -> str:  # noqa: ANN001 - a SQLAlchemy Connection
-    """Put every sequence back to its start value; returns the statement for reuse.
-
-    Sequences ignore ROLLBACK, so without this ids drift on PostgreSQL while
-    SQLite (whose rowids roll back) restarts at 1 — every id a false divergence.
-    """
-    if statement is None:
-        statement = sequence_reset_statement(conn)
-    if statement:
-        conn.exec_driver_sql(statement)
-    return statement
