@@ -80,7 +80,6 @@ class Paired:
         self.examples = 0  # examples (Hypothesis or explicit) that used the pair
         self.calls = 0
         self.last: PairedResult | None = None
-        self.last_divergence: tuple[PairedResult, str] | None = None
         self.closed = False
 
     def __repr__(self) -> str:
@@ -133,7 +132,6 @@ class Paired:
                 simpler = self._simplify(fn, result, kind, ordered)
                 if simpler is not result:
                     original, result = result.call, simpler
-            self.last_divergence = (result, kind)
             raise DivergenceError(result, kind, ordered, simplified_from=original)
         first = result.values["sqlite"]
         if isinstance(first, Raised) and not first.database and first.exception is not None:
