@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from dualdb.config import BACKEND_NAMES
 from dualdb.dual.display import describe_call
 from dualdb.dual.report_legs import report_legs
-from dualdb.dual.results import DivergenceError, PairedResult, Raised
+from dualdb.dual.results import PairedResult, Raised, divergence_error
 from dualdb.dual.simplify import simplest
 from dualdb.dual.values import fresh_copy, refresh_expired
 from dualdb.engines import sequences
@@ -132,7 +132,7 @@ class Paired:
                 simpler = self._simplify(fn, result, kind, ordered)
                 if simpler is not result:
                     original, result = result.call, simpler
-            raise DivergenceError(result, kind, ordered, simplified_from=original)
+            raise divergence_error(result, kind, ordered, simplified_from=original)
         first = result.values["sqlite"]
         if isinstance(first, Raised) and not first.database and first.exception is not None:
             raise first.exception
