@@ -34,10 +34,7 @@ from dualdb.engines.provision import Backend
 from dualdb.capture.cursors import RecordingSqliteConnection
 from dualdb.config import Settings
 from dualdb.engines.isolation import reset_sequences_before_rollback
-
-class AsyncDriverMissing(RuntimeError):
-    """An async driver (or greenlet) is not installed: the message says what to install."""
-
+from dualdb.errors import AsyncDriverMissing
 
 def make_async_engine(backend: Backend, settings: Settings) -> AsyncEngine:
     """An ``AsyncEngine`` on the same database as ``backend.engine``."""

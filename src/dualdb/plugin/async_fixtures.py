@@ -173,7 +173,8 @@ class AsyncEngines:
     def get(self, backend: Backend):  # noqa: ANN201
         engine = self._engines.get(backend.name)
         if engine is None:
-            from dualdb.engines.async_engines import AsyncDriverMissing, make_async_engine
+            from dualdb.engines.async_engines import make_async_engine
+            from dualdb.errors import AsyncDriverMissing
 
             try:
                 engine = make_async_engine(backend, self.state.settings)
