@@ -52,9 +52,11 @@ import pytest
 
 from dualdb import config as config_mod
 from dualdb.records import LegPayload
+from dualdb.records import LegPayload
 from dualdb.run.pairing import make_scheduler
 from dualdb.plugin.usage import usage_error, usage_errors
 from dualdb.plugin.stash import (
+    EARLY_SERVER_KEY,
     FINISHED_KNOWN_KEY,
     LEG_KEY,
     PAIRED_KEY,
@@ -118,11 +120,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[FINISHED_KNOWN_KEY] = {}
     config.stash[SHADOWED_KEY] = {}
     if not workerinput:
+        _start_server_early(config, settings)
         config.pluginmanager.register(LegCollector(config), "dualdb-leg-collector")
         if settings.dual and not settings.redirect and not settings.metadata_specs and not settings.alembic_config:
             from dualdb.plugin.adoption import NO_SCHEMA
 
             config.issue_config_time_warning(pytest.PytestWarning(NO_SCHEMA), stacklevel=2)
+
+
+def _start_server_early(config: pytest.Config, settings: config_mod.Settings) -> None:
+    """A ``--dual-db`` run on our own server: start it now, in a thread, while pytest collects
+    (``engines.server.early``). Its errors surface where the run first needs it, as before;
+    a run that needs none stops it at unconfigure."""
+    option = config.option
+    if not settings.dual or settings.pg_url or any(
+        getattr(option, name, False) for name in ("collectonly", "help", "showfixtures", "show_fixtures_per_test",
+                                                  "markers")
+    ):
+        return
+    from dualdb.engines.server.early import EarlyServer
+
+    config.stash[EARLY_SERVER_KEY] = EarlyServer(
+        settings.pg_binaries, settings.pg_timezone, f"{config.rootpath}|{config.inipath}", settings.rebuild
+    )
 
 
 def _check_value_options(config: pytest.Config) -> None:
@@ -154,6 +174,7 @@ class LegCollector:
             return  # most reports: don't build the run state for them
         if payload and report.when == "teardown":
             self.state.record_leg(payload.nodeid, payload.backend, payload)
+            del report.dualdb  # recorded; the report outlives the run (terminal stats): don't pin the leg
         # a `dual` test (both engines at once), or a pair an xdist worker compared
         if legs:
             report.dualdb_legs = None  # the report outlives the run (terminal stats): keep one copy, the record
@@ -208,6 +229,9 @@ def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerControl
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)  # None: nothing used the plugin in this run
+    early = config.stash.get(EARLY_SERVER_KEY, None)
+    if state is None and early is not None:
+        early.discard()  # a --dual-db run without database tests
     if state is not None:
         if state.xdist_controller:
             try:
@@ -238,6 +262,28 @@ def _argnames(marker: pytest.Mark) -> list[str]:
     if isinstance(names, str):
         return [n.strip() for n in names.split(",")]
     return list(names)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A serial dual run: each unit of tests runs its SQLite legs, then its PostgreSQL legs.
+
+    After pytest's own reordering (all SQLite legs first: the backend is a
+    session-scoped parameter) and any plugin's (pytest-randomly, ``--ff``), whose
+    order the legs keep (``run.pairing.serial_order``). On xdist the scheduler
+    keeps a test's legs together instead (``run.pairing.make_scheduler``).
+    """
+    if not settings_of(config).dual or hasattr(config, "workerinput") or config.pluginmanager.has_plugin("dsession"):
+        return
+    from dualdb.run.pairing import serial_order
+
+    legs = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get(BACKEND_FIXTURE) if callspec is not None else None
+        legs.append((item.nodeid, backend) if backend in config_mod.BACKEND_NAMES else None)
+    if any(legs):
+        items[:] = [items[position] for position in serial_order(legs)]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -275,7 +321,7 @@ def _check_known_marker(item: pytest.Item) -> None:
     """A ``dualdb_known`` marker with wrong arguments stops the run, like a wrong call."""
     if item.get_closest_marker("dualdb_known") is None:
         return
-    from dualdb.run.legs import known_marker
+    from dualdb.plugin.legs import known_marker
 
     try:
         known = known_marker(item)
@@ -385,8 +431,8 @@ def pytest_runtestloop(session: pytest.Session):
 def _rerun_diverged(session: pytest.Session, state: RunState, diverged: list[str]) -> None:
     """Both legs of every diverged test, again, quietly: pytest's terminal shows the first run only.
 
-    All SQLite legs run first, then all PostgreSQL legs, as in the run itself,
-    so the session-scoped backend fixtures switch once.
+    All SQLite legs run first, then all PostgreSQL legs, as in a unit of the run
+    (``run.pairing.serial_order``), so the session-scoped backend fixtures switch once.
     """
     from _pytest.runner import runtestprotocol
 
@@ -419,7 +465,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     leg = item.stash.get(LEG_KEY, None)
     if leg is not None:
-        from dualdb.run.legs import apply_phase, expect_known_failure, leg_payload
+        from dualdb.plugin.legs import apply_phase, expect_known_failure, leg_payload
 
         apply_phase(leg, report, call)
         expect_known_failure(item, leg, report, item.config.stash[FINISHED_KNOWN_KEY])
@@ -436,7 +482,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 report.dualdb = payload
             del item.stash[LEG_KEY]  # the payload has it all; don't keep every leg alive
     elif PAIRED_KEY in item.stash:
-        from dualdb.run.legs import paired_phase
+        from dualdb.plugin.legs import paired_phase
 
         paired_phase(item, item.stash[PAIRED_KEY], report, call, state_of(item.config))
     return report
