@@ -24,6 +24,7 @@ STATE_KEY = pytest.StashKey["RunState"]()
 FINISHED_KNOWN_KEY = pytest.StashKey[dict]()  # dualdb_known(xfail=True): test id -> outcome of its first leg
 REPORT_KEY = pytest.StashKey[object]()  # reporting.ReportOutcome, for the terminal summary
 SHADOWED_KEY = pytest.StashKey[dict]()  # "`db_session` (tests/conftest.py:12)" -> tests it kept on one engine
+EARLY_SERVER_KEY = pytest.StashKey[Any]()  # engines.server.early.EarlyServer, started at configure time
 
 # -- on an item: one leg -----------------------------------------------------------------
 LEG_KEY = pytest.StashKey["LegRecorder"]()
@@ -50,5 +51,6 @@ def state_of(config: pytest.Config) -> RunState:
         state = RunState(settings_of(config), workerinput.get("workerid", "main"))
         if workerinput:  # an xdist worker pairs legs itself and sends them on (run/pairing.py)
             state.worker_legs = WorkerLegs()
+        state.provisioner.early_server = config.stash.get(EARLY_SERVER_KEY, None)
         config.stash[STATE_KEY] = state
     return state

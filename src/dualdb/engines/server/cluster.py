@@ -90,7 +90,7 @@ def _copy_schema_cluster(base: Path, key: str | None, datadir: Path, run_as: Run
     if key is None:
         return None
     kept = schema_cluster(base, key)
-    if not (kept / "data" / "PG_VERSION").is_file():
+    if not has_schema_cluster(base, key):
         return None
     try:
         copy_tree(kept / "data", datadir, run_as)
@@ -102,6 +102,11 @@ def _copy_schema_cluster(base: Path, key: str | None, datadir: Path, run_as: Run
     except OSError:
         pass
     return kept
+
+
+def has_schema_cluster(base: Path, key: str) -> bool:
+    """Is a cluster kept for schema ``key`` (``keep_cluster``)?"""
+    return (schema_cluster(base, key) / "data" / "PG_VERSION").is_file()
 
 
 def schema_cluster(base: Path, key: str) -> Path:

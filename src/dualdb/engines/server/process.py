@@ -170,15 +170,21 @@ def launch(
             raise ServerError(f"Could not run {args[0]} ({exc}); check the install or set dualdb_pg_binaries.") from exc
 
 
+class KeeperThread(threading.Thread):
+    """A thread that lives as long as the servers it starts (``early.EarlyServer``): their death signal is armed."""
+
+
 def _die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the kernel send SIGQUIT (immediate shutdown) when pytest dies.
 
     CPython calls ``preexec_fn`` after ``setgroups/setregid/setreuid``; that
     order matters because the kernel clears the death signal when credentials
     change. The signal fires when the *thread* that forked exits, so it is only
-    armed when starting from the main thread.
+    armed when starting from the main thread or a ``KeeperThread``.
     """
-    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+    current = threading.current_thread()
+    if not sys.platform.startswith("linux") or not (current is threading.main_thread()
+                                                     or isinstance(current, KeeperThread)):
         return None
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
