@@ -10,6 +10,11 @@ doing work the workers could share. Here:
   a subclass of xdist's ``LoadScopeScheduling``, so a unit runs on one worker.
   Within a unit the legs keep pytest's order (SQLite legs, then PostgreSQL
   legs), so the session-scoped ``dualdb_backend`` switches twice per unit.
+* ``serial_order`` does the same for a serial run, where pytest's ordering
+  of the session-scoped ``dualdb_backend`` would run every SQLite leg of the
+  session before the first PostgreSQL leg, each waiting with its captured
+  statements for its sibling: units of ``SERIAL_TESTS_PER_UNIT`` tests in run
+  order, each unit's SQLite legs, then its PostgreSQL legs.
 * ``WorkerLegs`` holds a leg on the worker until its sibling finishes there,
   compares the pair, drops the evidence of a pair that agrees, and attaches
   both legs to the second leg's report. A leg whose sibling ran elsewhere
@@ -29,22 +34,72 @@ from dualdb.ids import base_nodeid  # the controller has node ids only, no items
 
 UNITS_PER_WORKER = 16  # enough units for the last ones to balance the workers
 MAX_TESTS_PER_UNIT = 25
+# a serial run: few enough switches of the session-scoped backend (each re-creates the session
+# fixtures depending on it), few enough legs waiting for their siblings (about 5-20 KB each)
+SERIAL_TESTS_PER_UNIT = 200
 
 
-def pair_units(nodeids: list[str], workers: int) -> dict[str, str]:
-    """Map each node id to its unit: whole tests (both legs), in order, within one module."""
+def pair_units(nodeids: list[str], workers: int, size: int | None = None, by_module: bool = True) -> dict[str, str]:
+    """Map each node id to its unit: whole tests (both legs), in order, within one module.
+
+    ``size`` tests per unit (default: enough units for ``workers`` to balance, at most
+    ``MAX_TESTS_PER_UNIT``); ``by_module=False`` cuts the run order itself, so small
+    modules share a unit.
+    """
     bases = {nodeid: base_nodeid(nodeid) for nodeid in nodeids}
     per_module: dict[str, dict[str, int]] = {}
     for base in bases.values():
-        tests = per_module.setdefault(base.split("::", 1)[0], {})
+        tests = per_module.setdefault(base.split("::", 1)[0] if by_module else "", {})
         tests.setdefault(base, len(tests))
-    total = sum(len(tests) for tests in per_module.values())
-    size = max(1, min(MAX_TESTS_PER_UNIT, math.ceil(total / (max(workers, 1) * UNITS_PER_WORKER))))
+    if size is None:
+        total = sum(len(tests) for tests in per_module.values())
+        size = min(MAX_TESTS_PER_UNIT, math.ceil(total / (max(workers, 1) * UNITS_PER_WORKER)))
+    size = max(1, size)
     units = {}
     for nodeid, base in bases.items():
-        module = base.split("::", 1)[0]
+        module = base.split("::", 1)[0] if by_module else ""
         units[nodeid] = f"{module}::<dualdb unit {per_module[module][base] // size}>"
     return units
+
+
+def serial_order(legs: list[tuple[str, str] | None], size: int | None = None) -> list[int]:
+    """The positions of a serial run's items in the order to run them.
+
+    ``legs[i]`` is item ``i``'s (node id, backend), or ``None`` for an item that is
+    no leg. pytest runs all SQLite legs, then all PostgreSQL legs (the backend is a
+    session-scoped parameter); here the tests are cut into units of ``size`` whole
+    tests (default ``SERIAL_TESTS_PER_UNIT``) in that order (``pair_units``, across modules) and each unit runs its SQLite
+    legs, then its PostgreSQL legs (the first leg of each test, then the second), so a
+    pair is compared, and its statements freed, within a unit. The first legs and the
+    other items keep their order, the second legs theirs, and an item that ran after
+    a second leg still does: a run of up to ``size`` tests keeps pytest's order.
+    """
+    by_test: dict[str, dict[str, int]] = {}
+    for position, leg in enumerate(legs):
+        if leg is not None:
+            by_test.setdefault(base_nodeid(leg[0], leg[1]), {})[leg[1]] = position
+    paired = {min(pair.values()): max(pair.values()) for pair in by_test.values() if len(pair) == 2}
+    seconds = set(paired.values())
+    units = pair_units([legs[p][0] for p in paired], 1, size=size or SERIAL_TESTS_PER_UNIT, by_module=False)
+    order: list[int] = []
+    waiting: list[int] = []  # the PostgreSQL legs of the unit under way
+    unit = None
+    for position, leg in enumerate(legs):
+        if position in seconds:
+            continue  # runs with its unit
+        if position in paired:
+            if units[leg[0]] != unit:
+                order.extend(sorted(waiting))
+                waiting, unit = [], units[leg[0]]
+            waiting.append(paired[position])
+        elif waiting and position > min(waiting):  # it ran after a waiting leg: still does
+            waiting.sort()
+            before = [w for w in waiting if w < position]
+            order.extend(before)
+            waiting = waiting[len(before):]
+        order.append(position)
+    order.extend(sorted(waiting))
+    return order
 
 
 def make_scheduler(config: Any, log: Any) -> Any:
