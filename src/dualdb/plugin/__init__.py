@@ -123,7 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _start_server_early(config, settings)
         config.pluginmanager.register(LegCollector(config), "dualdb-leg-collector")
         if settings.dual and not settings.redirect and not settings.metadata_specs and not settings.alembic_config:
-            from dualdb.plugin.adoption import NO_SCHEMA
+            from dualdb.adoption import NO_SCHEMA
 
             config.issue_config_time_warning(pytest.PytestWarning(NO_SCHEMA), stacklevel=2)
 
@@ -150,7 +150,7 @@ def _check_value_options(config: pytest.Config) -> None:
     args = [*os.environ.get("PYTEST_ADDOPTS", "").split(), *config.invocation_params.args]
     if not any(str(arg).startswith("--dualdb-") for arg in args):
         return
-    from dualdb.plugin.adoption import value_option_mistake
+    from dualdb.adoption import value_option_mistake
 
     mistake = value_option_mistake([str(arg) for arg in args], Path(config.invocation_params.dir))
     if mistake:
@@ -302,7 +302,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         _check_known_marker(item)
     _check_client_extra(session.items)
     if settings.dual and not settings.redirect:  # redirect mode runs the suite's own fixtures on purpose
-        from dualdb.plugin.adoption import shadowed_fixtures
+        from dualdb.adoption import shadowed_fixtures
 
         session.config.stash[SHADOWED_KEY] = shadowed_fixtures(
             session.items, session.config.rootpath, BACKEND_FIXTURE
@@ -343,7 +343,7 @@ def _check_client_extra(items: list[pytest.Item]) -> None:
 
     if importlib.util.find_spec("fastapi") is not None and importlib.util.find_spec("httpx") is not None:
         return
-    from dualdb.plugin.adoption import MISSING_EXTRA_CLIENT, uses_plugin_fixture
+    from dualdb.adoption import MISSING_EXTRA_CLIENT, uses_plugin_fixture
     from dualdb.errors import MISSING_EXTRA
 
     ours = sum(  # tests, not legs
@@ -525,7 +525,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     terminalreporter.section("pytest-dualdb: SQLite vs PostgreSQL")
     if shadowed:
-        from dualdb.plugin.adoption import shadowed_line
+        from dualdb.adoption import shadowed_line
 
         terminalreporter.write_line(shadowed_line(shadowed), yellow=True, bold=True)
     if outcome is None:

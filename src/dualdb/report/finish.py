@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dualdb.plugin.adoption import missing_table_line
+from dualdb.adoption import missing_table_line
 from dualdb.records import LegPayload, SchemaFinding
 from dualdb.records import LegPayload, SchemaFinding
 from dualdb.run.baseline import KNOWN_SCHEMA_INI, acknowledge_schema, apply_baseline, known_schema_lines, load_baseline
@@ -101,8 +101,7 @@ def finish_report(state: RunState) -> ReportOutcome:
     )
     out_dir = settings.report_dir
     json_path = out_dir / "dualdb.json"
-    data = report.to_dict()
-    report.write_json(json_path, data)
+    report.write_json(json_path)  # test by test: no whole document in memory
     written = write_reports(report, out_dir)
     # a divergence that did not reproduce on re-run is one engine's nondeterminism: reported, not blocking
     blocking = [t for t in report.tests if t.verdict == "diverged" and t.baseline != "accepted" and t.reproduced]
