@@ -25,6 +25,8 @@ def statement_dicts(leg: LegRecorder) -> list[dict]:
     return [s.to_dict() for s in leg.statement_records()]
 
 
+# This file's own model, not tests/support/models.py: one table with every column kind the capture
+# tests record (unique name, JSON, a naive and a server-stamped DateTime).
 class Base(DeclarativeBase):
     pass
 

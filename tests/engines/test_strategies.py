@@ -197,6 +197,8 @@ def test_datetimes_reach_dst_folds_and_microseconds():
 # -- rows of a mapped class -----------------------------------------------------------------
 
 
+# This file's own model, not tests/support/models.py: rows() is tested on one column of each type it
+# generates values for (enums, CHECK, BigInteger, timestamps with and without a zone).
 class Base(DeclarativeBase):
     pass
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import MODELS
+from support.models import MODELS
 
 OWN_SESSION_CONFTEST = '''
 import pytest

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import MODELS
+from support.models import MODELS
 
 PROJECTS = Path(__file__).parents[1] / "projects"
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import MODELS
+from support.models import MODELS
 
 from dualdb.cli import probe_table
 from dualdb.report.model import Report

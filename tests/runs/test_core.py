@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import MODELS, database_names
+from support.databases import database_names
+from support.models import MODELS
 
 
 def test_database_tests_run_once_per_backend_and_others_once(inner):

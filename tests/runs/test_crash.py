@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MODELS, database_names
+from support.databases import database_names
+from support.models import MODELS
 
 SLEEPING_TEST = """
 import pathlib, time

@@ -28,6 +28,8 @@ import pytest
 from dualdb.explain import RULES
 from dualdb.report.model import CATEGORIES
 
+# Not tests/support/models.py: the catalogue's shop needs a column for each divergence it shows
+# (ARRAY, Uuid, REAL, CHAR, Enum, CHECK...).
 MODELS = r'''"""A small shop: customers, products, orders, tasks — the kind of models a real suite has."""
 import datetime as dt
 import uuid

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import MODELS
+from support.models import MODELS
 
 DB_TEST = "def test_a(db_session):\n    pass\n"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MODELS
+from support.models import MODELS
 
 APP = '''
 from fastapi import Depends, FastAPI, HTTPException

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import MODELS
+from support.models import MODELS
 
 PROJECTS = Path(__file__).parents[1] / "projects"
 

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import MODELS
+from support.models import MODELS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REPO_REPORTS = Path(__file__).resolve().parents[2] / "reports"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import MODELS
+from support.models import MODELS
 
 ROLLBACK_TESTS = '''
 import pytest

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import MODELS
+from support.models import MODELS
 from sqlalchemy import create_engine, text
 
 from dualdb.engines import postgres

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import database_names
+from support.databases import database_names
 
 PROJECTS = Path(__file__).parents[1] / "projects"
 OUTCOME = re.compile(r"^(?:\[(gw\d+)\] \[\s*\d+%\] )?(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+::\S+)")

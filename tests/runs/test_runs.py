@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import MODELS, database_names
+from support.databases import database_names
+from support.models import MODELS
 
 DIVERGING = """
 import pytest

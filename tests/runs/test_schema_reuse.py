@@ -20,6 +20,8 @@ from dualdb.engines import postgres
 
 PROJECTS = Path(__file__).parents[1] / "projects"
 
+# Not tests/support/models.py: a template whose table and column each test changes, to see a
+# changed schema rebuilt and an unchanged one reused.
 MODELS = """
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
