@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from dualdb.contrib.strategies import text_values
 from models import User
 
-FAST = settings(database=None, phases=[Phase.explicit, Phase.generate, Phase.shrink])
+FAST = settings(database=None, deadline=None, phases=[Phase.explicit, Phase.generate, Phase.shrink])
 
 
 def names_in_order(session, names):
