@@ -228,6 +228,27 @@ def test_stop_is_idempotent_and_removes_everything(any_binaries: PgBinaries, cac
     assert not running(server.pid)
     assert not server.run_dir.exists()
     assert not server.record.exists()
+    trash = server.run_dir.with_name(f"trash-{server.run_dir.name}")  # deleted by a detached rm
+    assert wait_until(lambda: not trash.exists(), timeout=30)
+
+
+def test_trash_a_killed_rm_left_is_deleted_by_the_next_start(any_binaries: PgBinaries, cache_dir: Path) -> None:
+    first = start_server(any_binaries, cache_dir=cache_dir)
+    first.stop()
+    parent = first.run_dir.parent
+    left = parent / f"trash-{first.run_dir.name}-left"
+    (left / "data").mkdir(parents=True)
+    fresh = parent / f"trash-{first.run_dir.name}-busy"  # an rm may still be emptying it: not touched
+    (fresh / "data").mkdir(parents=True)
+    old = time.time() - 3600
+    os.utime(left, (old, old))
+    second = start_server(any_binaries, cache_dir=cache_dir)
+    try:
+        assert not left.exists()
+        assert fresh.is_dir()
+    finally:
+        second.stop()
+        subprocess.run(["rm", "-rf", str(fresh)], check=True)
 
 
 def test_cache_is_reused_without_initdb(any_binaries: PgBinaries, tmp_path: Path) -> None:
@@ -352,3 +373,4 @@ def test_concurrent_cold_starts_share_one_cache(any_binaries: PgBinaries, tmp_pa
     assert "True" in outputs
     assert [p.name.startswith(".") for p in (tmp_path / "clusters").iterdir()] == [False]
     assert list((tmp_path / "runs").iterdir()) == []
+

@@ -23,7 +23,17 @@ from dualdb.engines.server.cluster import choose_locale, cluster_dir, keep_clust
 from dualdb.engines.server.files import default_cache_dir
 from dualdb.engines.server.ledger import reap_leftovers, update_record, write_record
 from dualdb.engines.server.locales import ClusterLocale
-from dualdb.engines.server.process import PORT, launch, make_run_dir, remove_run_dir, shutdown, shutdown_clean, wait_ready
+from dualdb.engines.server.process import (
+    PORT,
+    discard_run_dir,
+    launch,
+    make_run_dir,
+    reap_trash,
+    remove_run_dir,
+    shutdown,
+    shutdown_clean,
+    wait_ready,
+)
 from dualdb.engines.server.run_as import pick_run_as, usable_binaries
 
 
@@ -62,7 +72,7 @@ class LocalServer:
         self._stopped = True
         atexit.unregister(self.stop)
         shutdown(self.pid, self._process)
-        remove_run_dir(self.run_dir)
+        discard_run_dir(self.run_dir)
         self.record.unlink(missing_ok=True)
 
     def stop_and_keep(self, key: str) -> Path | None:
@@ -115,6 +125,7 @@ def start_server(
     locale = choose_locale(binaries, cache_dir, run_as)
     clock.lap("locale")
     run_dir = make_run_dir(run_root, run_as)
+    reap_trash(run_dir.parent)
     record = cache_dir / "runs" / f"{run_dir.name}.json"
     process = None
     try:
