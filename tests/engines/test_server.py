@@ -374,3 +374,19 @@ def test_concurrent_cold_starts_share_one_cache(any_binaries: PgBinaries, tmp_pa
     assert [p.name.startswith(".") for p in (tmp_path / "clusters").iterdir()] == [False]
     assert list((tmp_path / "runs").iterdir()) == []
 
+
+def test_version_probe_is_remembered_per_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUALDB_CACHE_DIR", str(tmp_path / "cache"))
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls"
+    script = f'#!/bin/sh\necho run >> {calls}\necho "postgres (PostgreSQL) 15.99"\n'
+    for name in ("initdb", "postgres"):
+        (bindir / name).write_text(script)
+        (bindir / name).chmod(0o755)
+    assert find_binaries(bindir).version == "15.99"
+    assert find_binaries(bindir).version == "15.99"
+    assert calls.read_text().count("run") == 1  # the second look asked nobody
+    (bindir / "postgres").write_text(script.replace("15.99", "16.1"))  # upgraded in place
+    assert find_binaries(bindir).version == "16.1"
+    assert calls.read_text().count("run") == 2

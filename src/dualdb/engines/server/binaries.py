@@ -226,6 +226,16 @@ def _probe(bindir: Path, origin: str, libdirs: tuple[Path, ...] = ()) -> PgBinar
 
 
 def _version_of(binaries: PgBinaries) -> str | None:
+    """``postgres --version`` (``_run_version``), remembered per binary (``files.cached_probe``)."""
+    from dualdb.engines.server.files import cached_probe, file_identity
+
+    identity = file_identity(binaries.program("postgres"))
+    if identity is None:
+        return None
+    return cached_probe("version", [identity, [str(p) for p in binaries.libdirs]], lambda: _run_version(binaries))
+
+
+def _run_version(binaries: PgBinaries) -> str | None:
     """Parse ``postgres (PostgreSQL) 15.18 (Debian ...)`` into ``"15.18"``."""
     try:
         out = subprocess.run(

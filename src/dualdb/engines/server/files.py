@@ -7,6 +7,8 @@ program's output, ``slug`` of a name) and the timestamp records carry.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -14,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from dualdb.errors import ServerError
 
@@ -30,6 +32,47 @@ def default_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("pytest-dualdb"))
+
+
+def file_identity(path: Path) -> list[Any] | None:
+    """What changes when a file is replaced or upgraded in place: path, inode, size, mtime, mode, owner;
+    for a folder, who may enter it (its mtime moves with every file created in it)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if os.path.isdir(path):
+        return [str(path), st.st_mode, st.st_uid, st.st_gid]
+    return [str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_mode, st.st_uid, st.st_gid]
+
+
+def cached_probe(kind: str, key: list[Any], probe: Callable[[], Any], *, keep: Callable[[Any], bool] = bool) -> Any:
+    """``probe()`` (a subprocess asking a program something), remembered in ``<cache>/probes.json`` under
+    ``kind`` and ``key`` (``file_identity`` of what it ran, so an upgraded install is probed again).
+    Only answers ``keep`` accepts are remembered; the cache is best effort."""
+    path = default_cache_dir() / "probes.json"
+    name = f"{kind}:{hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()[:24]}"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    if name in known:
+        return known[name]
+    value = probe()
+    if keep(value):
+        if len(known) >= 64:  # installs come and go: start over rather than grow
+            known = {}
+        known[name] = value
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(known))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return value
 
 
 def shared_tmp() -> Path:

@@ -142,6 +142,18 @@ def usable_binaries(binaries: PgBinaries, run_as: RunAs) -> PgBinaries:
 
 
 def _runs_as(binaries: PgBinaries, run_as: RunAs) -> bool:
+    """``_try_as``, a yes remembered per binary, the folders above it and the user (``files.cached_probe``)."""
+    from dualdb.engines.server.files import cached_probe, file_identity
+
+    program = binaries.program("postgres")
+    identities = [file_identity(path) for path in (program, *program.parents)]
+    if identities[0] is None:
+        return False
+    key = [identities, [file_identity(p) for p in binaries.libdirs], run_as.uid, run_as.gid]
+    return bool(cached_probe("runs_as", key, lambda: _try_as(binaries, run_as)))
+
+
+def _try_as(binaries: PgBinaries, run_as: RunAs) -> bool:
     """Can ``run_as`` execute ``postgres --version``? (Checks the folders, the binary and its libraries.)"""
     try:
         done = subprocess.run(
