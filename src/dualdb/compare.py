@@ -72,7 +72,7 @@ from typing import Any
 
 from dualdb.harness_notes import CLOCK_NOTE, TIE_NOTE
 from dualdb.normalize import canonical_text
-from dualdb.records import CapturedStatement, Difference
+from dualdb.records import CapturedStatement, Difference, LegPayload
 from dualdb.sql import is_compared_verb, statement_shape
 
 CLOCK_NEAR = dt.timedelta(days=400)
@@ -103,6 +103,36 @@ class Verdict:
     first_difference: Difference | None = None
     notes: list[str] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
+
+
+def leg_view(leg: LegPayload) -> LegView:
+    """What comparison reads of a leg as the run recorded it."""
+    error = leg.error
+    return LegView(
+        outcome=leg.outcome,
+        error_type=error.type if error is not None else None,
+        error_message=error.message if error is not None else None,
+        observations=leg.observations,
+        statements=leg.statements,
+        started=dt.datetime.fromisoformat(leg.started) if leg.started else None,
+    )
+
+
+def pair_verdict(legs: dict[str, LegPayload], names: tuple[str, str] = ("sqlite", "postgresql")) -> Verdict:
+    """The verdict of a test's two legs: compared now, or kept from when the pair completed (its
+    evidence freed), or what a ``dual`` test found comparing the engines itself."""
+    first, second = legs[names[0]], legs[names[1]]
+    if first.paired_difference is not None:
+        return Verdict("diverged", first.paired_kind, first.paired_difference)
+    if first.agreed and second.agreed:
+        return Verdict("same")
+    return compare_legs(leg_view(first), leg_view(second), names)
+
+
+def verdict_notes(legs: dict[str, LegPayload], verdict: Verdict) -> list[str]:
+    """The harness notes of a test: its legs' and the comparison's, each once."""
+    notes = [note for leg in legs.values() for note in leg.harness_notes]
+    return list(dict.fromkeys([*notes, *(verdict.notes or [])]))
 
 
 def compare_legs(a: LegView, b: LegView, names: tuple[str, str] = ("sqlite", "postgresql")) -> Verdict:

@@ -161,8 +161,8 @@ def test_client_without_fastapi_is_one_line_at_start(inner):
 
 @pytest.mark.parametrize(
     ("module", "blocked", "extra"),
-    [("dualdb.contrib.strategies", "hypothesis", "hypothesis"), ("dualdb.contrib.fastapi", "fastapi", "fastapi"),
-     ("dualdb.contrib.fastapi", "httpx", "fastapi")],
+    [("dualdb.hypothesis", "hypothesis", "hypothesis"), ("dualdb.fastapi", "fastapi", "fastapi"),
+     ("dualdb.fastapi", "httpx", "fastapi")],
 )
 def test_integrations_name_their_extra_when_missing(module, blocked, extra):
     code = (

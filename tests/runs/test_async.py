@@ -202,7 +202,7 @@ def test_async_fastapi_project_with_a_three_line_conftest(inner):
     inner.project(
         ini="dualdb_metadata = shop.models:Base\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function",
         conftest="""
-        from dualdb.contrib.fastapi import async_client
+        from dualdb.fastapi import async_client
         from shop.api import app, get_db
         import pytest_asyncio
         @pytest_asyncio.fixture

@@ -68,7 +68,7 @@ def test_testclient_threads_write_and_read_back(inner):
 
         def test_manual_override(db_session):
             from fastapi.testclient import TestClient
-            from dualdb.contrib.fastapi import override_get_db
+            from dualdb.fastapi import override_get_db
             from app import app, get_db
 
             with override_get_db(app, get_db, db_session), TestClient(app) as c:
@@ -278,7 +278,7 @@ def test_flask_sqlalchemy_recipe(inner):
         """,
         conftest="""
         import pytest
-        from dualdb.contrib.flask import flask_sqlalchemy_session
+        from dualdb.flask import flask_sqlalchemy_session
         from flaskapp import create_app, db
 
         @pytest.fixture

@@ -9,7 +9,7 @@ DUAL_TESTS = '''
 import pytest
 from hypothesis import Phase, given, settings, strategies as st
 from sqlalchemy import select, text
-from dualdb.contrib.strategies import text_values
+from dualdb.hypothesis import text_values
 from models import User
 
 FAST = settings(database=None, deadline=None, phases=[Phase.explicit, Phase.generate, Phase.shrink])

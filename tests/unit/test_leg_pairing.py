@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dualdb.run.legs import base_nodeid
+from dualdb.ids import base_nodeid
 from dualdb.records import LegPayload
 from dualdb.run.pairing import WorkerLegs, pair_units
 

@@ -52,7 +52,6 @@ import pytest
 
 from dualdb import config as config_mod
 from dualdb.records import LegPayload
-from dualdb.records import LegPayload
 from dualdb.run.pairing import make_scheduler
 from dualdb.plugin.usage import usage_error, usage_errors
 from dualdb.plugin.stash import (
@@ -112,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # an xdist worker: clone the run's template database; the controller drops it
         settings = dataclasses.replace(settings, run_id=workerinput["dualdb_run_id"], shared_template=True)
     if settings.baseline is not None and not workerinput:
-        from dualdb.run.baseline import load_baseline
+        from dualdb.report.baseline import load_baseline
 
         with usage_errors():
             load_baseline(settings.baseline)  # a bad baseline fails now, not after the whole run

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 
 from dualdb.errors import DualdbError
-from dualdb.plugin.stash import LEG_KEY, PAIRED_KEY, state_of
+from dualdb.plugin.stash import LEG_KEY, PAIRED_KEY, settings_of, state_of
 
 if TYPE_CHECKING:  # importing this module must stay cheap: pytest imports it in every run (see plugin)
     from sqlalchemy.engine import Connection, Engine
@@ -170,8 +170,8 @@ def client(request: pytest.FixtureRequest, dualdb_sessionmaker: sessionmaker, ob
     except DualdbError as exc:  # MissingExtra: FastAPI is an extra
         pytest.fail(f"pytest-dualdb: {exc}", pytrace=False)
 
-    app_spec = request.config.getini("dualdb_fastapi_app")
-    get_db_spec = request.config.getini("dualdb_fastapi_get_db")
+    settings = settings_of(request.config)
+    app_spec, get_db_spec = settings.fastapi_app, settings.fastapi_get_db
     if not app_spec or not get_db_spec:
         pytest.fail(
             "the `client` fixture needs ini keys dualdb_fastapi_app = module:app and "

@@ -7,26 +7,13 @@ on the controller.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from dualdb.compare import LegView, Verdict, compare_legs, evidence
+from dualdb.compare import compare_legs, evidence, leg_view, pair_verdict, verdict_notes
 from dualdb.explain import explain_entry
 from dualdb.records import Difference, ErrorRecord, Explanation, LegPayload
 from dualdb.report.model import BACKENDS, Leg, Report, TestEntry
-
-
-def leg_view(leg: LegPayload) -> LegView:
-    error = leg.error
-    return LegView(
-        outcome=leg.outcome,
-        error_type=error.type if error is not None else None,
-        error_message=error.message if error is not None else None,
-        observations=leg.observations,
-        statements=leg.statements,
-        started=dt.datetime.fromisoformat(leg.started) if leg.started else None,
-    )
 
 
 def build_report(
@@ -69,18 +56,10 @@ def rerun_summary(legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload
 
 
 def build_entry(nodeid: str, legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload]] | None = None) -> TestEntry:
-    views = [leg_view(legs[name]) for name in BACKENDS]
-    if all(legs[name].agreed for name in BACKENDS):
-        # compared when the pair completed, and its evidence freed: that verdict stands
-        verdict = Verdict("same")
-    else:
-        verdict = compare_legs(views[0], views[1], BACKENDS)
-    paired = legs[BACKENDS[0]]  # a `dual` test: the fixture compared the engines itself
-    if paired.paired_difference is not None:
-        verdict = Verdict("diverged", paired.paired_kind, paired.paired_difference)
+    verdict = pair_verdict(legs, BACKENDS)
     first = verdict.first_difference
     if verdict.verdict == "failed_both":
-        first = evidence(views[0], views[1], BACKENDS)
+        first = evidence(leg_view(legs[BACKENDS[0]]), leg_view(legs[BACKENDS[1]]), BACKENDS)
     entry = TestEntry(
         nodeid=nodeid,
         verdict=verdict.verdict,
@@ -88,11 +67,7 @@ def build_entry(nodeid: str, legs: dict[str, LegPayload], reruns: dict[str, list
         legs={name: _leg(legs[name]) for name in BACKENDS},
         first_difference=first,
     )
-    notes: list[str] = []
-    for name in BACKENDS:
-        notes.extend(legs[name].harness_notes)
-    notes.extend(getattr(verdict, "notes", None) or [])
-    entry.harness_notes = list(dict.fromkeys(notes))
+    entry.harness_notes = verdict_notes(legs, verdict)
     known = legs[BACKENDS[0]].known or legs[BACKENDS[1]].known
     if entry.verdict == "diverged":
         found = explain_entry(entry)

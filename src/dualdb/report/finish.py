@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from dualdb.adoption import missing_table_line
 from dualdb.records import LegPayload, SchemaFinding
-from dualdb.records import LegPayload, SchemaFinding
-from dualdb.run.baseline import KNOWN_SCHEMA_INI, acknowledge_schema, apply_baseline, known_schema_lines, load_baseline
+from dualdb.report.baseline import KNOWN_SCHEMA_INI, acknowledge_schema, apply_baseline, known_schema_lines, load_baseline
+from dualdb.report.build import build_report
 from dualdb.report.model import Report, TestEntry
 from dualdb.report.files import write_reports
 from dualdb.report.terminal import summary_lines
@@ -90,7 +90,8 @@ def known_marker_check(
 
 def finish_report(state: RunState) -> ReportOutcome:
     settings = state.settings
-    report = state.build_report()
+    report = build_report(state.legs, dict(state.backend_info), state.warnings, state.reruns)
+    report.schema_findings = state.all_schema_findings()
     marker_warnings, unexpected, unexpected_lines = known_marker_check(report, state.legs)
     report.warnings.extend(w for w in marker_warnings if w not in report.warnings)
     baseline = load_baseline(settings.baseline) if settings.baseline is not None else None

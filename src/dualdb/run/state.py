@@ -14,12 +14,11 @@ from sqlalchemy import MetaData
 from dualdb.engines.provision import Backend, Provisioner
 from dualdb.capture.events import StatementCapture
 from dualdb.capture.recorder import LegRecorder
+from dualdb.compare import pair_verdict, verdict_notes
 from dualdb.config import Settings
 from dualdb.engines.instrument import instrument
 from dualdb.capture.process_state import EnvironTimelines, SeededEntropy
 from dualdb.records import LegPayload, SchemaFinding
-from dualdb.report.build import build_report
-from dualdb.report.model import Report
 from dualdb.engines.schema import resolve_metadata
 
 
@@ -137,22 +136,19 @@ class RunState:
 
     def diverged_tests(self) -> list[str]:
         """Tests whose two legs diverged (acknowledged ones excluded), in the order they ran."""
-        from dualdb.report.build import build_entry
-
         out = []
         for nodeid, legs in self.legs.items():
             if len(legs) == 2 and not any(leg.agreed for leg in legs.values()):
-                if not any(leg.known for leg in legs.values()) and build_entry(nodeid, legs).verdict == "diverged":
+                if not any(leg.known for leg in legs.values()) and pair_verdict(legs).verdict == "diverged":
                     out.append(nodeid)
         return out
 
-    def build_report(self) -> Report:
-        report = build_report(self.legs, dict(self.backend_info), self.warnings, self.reruns)
+    def all_schema_findings(self) -> list[SchemaFinding]:
+        """Schema findings of the whole run: the workers' and this process's own, each once."""
         for finding in self.local_schema_findings():
             if finding not in self.schema_findings:
                 self.schema_findings.append(finding)
-        report.schema_findings = list(self.schema_findings)
-        return report
+        return list(self.schema_findings)
 
     def close(self) -> list[str]:
         return self.provisioner.close()
@@ -182,18 +178,16 @@ def drop_evidence_if_same(nodeid: str, legs: dict[str, LegPayload]) -> str | Non
     on the leg. Legs are marked ``compared`` so the controller doesn't redo it.
     Returns the verdict (``None`` for a ``dual`` test, which compared itself).
     """
-    from dualdb.report.build import build_entry
-
     if any(leg.paired_difference for leg in legs.values()):
         return None
-    entry = build_entry(nodeid, legs)
+    verdict = pair_verdict(legs)
     for leg in legs.values():
         leg.compared = True
-    if entry.verdict != "same":
-        return entry.verdict
+    if verdict.verdict != "same":
+        return verdict.verdict
     first = next(iter(legs.values()))
-    first.harness_notes = list(entry.harness_notes)
+    first.harness_notes = verdict_notes(legs, verdict)
     for leg in legs.values():
         leg.statements = []
         leg.agreed = True  # the verdict needed the statements (values sent differently): keep it
-    return entry.verdict
+    return verdict.verdict

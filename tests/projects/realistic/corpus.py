@@ -47,7 +47,7 @@ def expectation_of(item: Any) -> dict[str, Any] | None:
 
 
 def _collect(items: list[Any]) -> dict[str, dict[str, Any] | None]:
-    from dualdb.run.legs import base_nodeid
+    from dualdb.ids import base_nodeid
 
     out: dict[str, dict[str, Any] | None] = {}
     for item in items:

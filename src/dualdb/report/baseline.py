@@ -16,13 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
-from dualdb.errors import ConfigError
+from dualdb.errors import ConfigError, ReportFileError
 from dualdb.ids import base_nodeid
 from dualdb.records import BaselineInfo, SchemaFinding
-from dualdb.records import BaselineInfo, SchemaFinding
-from dualdb.report.model import Report, ReportFileError
+from dualdb.report.model import Report
 
 ACCEPTED_VERDICTS = ("diverged", "known")
 KNOWN_SCHEMA_INI = "dualdb_known_schema"
@@ -49,7 +48,7 @@ def load_baseline(path: Path) -> Baseline:
             raise ConfigError(f"--dualdb-baseline: {exc}") from None
         return Baseline(
             tests={t.nodeid for t in report.tests if t.verdict in ACCEPTED_VERDICTS},
-            schema={finding_id(SchemaFinding.from_dict(f)) for f in report.schema_findings if isinstance(f, dict)},
+            schema={finding_id(f) for f in report.schema_findings},
         )
     baseline = Baseline()
     for line in text.splitlines():
