@@ -39,8 +39,8 @@ def test_a_main_engine_gets_capture_savepoint_tracking_and_notes(tmp_path):
             conn.execute(text("SELECT * FROM gone"))
     capture.stop()
     assert "dualdb: table 'gone' could not be created on sqlite: near 'x': syntax error" in raised.value.__notes__
-    (statement,) = leg.statement_dicts()
-    assert statement["sql"] == "SELECT * FROM gone" and statement["error"]["type"] == "OperationalError"
+    (statement,) = leg.statement_records()
+    assert statement.sql == "SELECT * FROM gone" and statement.error.type == "OperationalError"
     engine.dispose()
 
 
@@ -88,7 +88,7 @@ def test_an_async_engine_gets_the_async_capture_on_its_sync_engine(tmp_path):
     error = asyncio.run(run())
     capture.stop()
     assert any("could not be created on sqlite" in note for note in error.__notes__)
-    assert [s["sql"] for s in leg.statement_dicts()] == ["SELECT * FROM gone"]
+    assert [s.sql for s in leg.statement_records()] == ["SELECT * FROM gone"]
 
 
 def test_a_custom_capture_is_used_as_given(tmp_path):
