@@ -229,6 +229,29 @@ OPTIONS: tuple[Option, ...] = (
 _SETTING_DEFAULTS = {f.name: f.default for f in fields(Settings)}
 
 
+def load_object(spec: str, key: str, error: type[ConfigError] = ConfigError) -> Any:
+    """The object a ``module:attribute`` line of ini ``key`` names (``myapp.models:Base``),
+    or ``error`` with one line saying what is wrong with the line."""
+    import importlib
+
+    module_name, sep, attr_path = spec.partition(":")
+    if not sep or not module_name or not attr_path:
+        raise error(f"{key}: {spec!r} is not `module:attribute` (e.g. `myapp.models:Base`)")
+    try:
+        obj = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module may raise anything while importing
+        raise error(
+            f"{key}: cannot import module {module_name!r} for {spec!r}: "
+            f"{type(exc).__name__}: {exc} (check the spelling and pytest's `pythonpath` ini)"
+        ) from exc
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise error(f"{key}: module {module_name!r} has no attribute {attr_path!r} (from {spec!r})") from None
+    return obj
+
+
 def _given(value: Any) -> bool:
     """A value the user set: pytest gives ``None``/``False`` for an absent option, ``""``/``[]`` for an absent ini key."""
     return value not in (None, False, "", [], ())

@@ -4,6 +4,6 @@ The code lives in ``dualdb.contrib.fastapi``; this module only keeps the import 
 the README documents.
 """
 
-from dualdb.contrib.fastapi import ObservingClient, async_client, load_object, override_get_db
+from dualdb.contrib.fastapi import ObservingClient, async_client, override_get_db
 
-__all__ = ["ObservingClient", "async_client", "load_object", "override_get_db"]
+__all__ = ["ObservingClient", "async_client", "override_get_db"]

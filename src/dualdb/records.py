@@ -17,6 +17,8 @@ data leaves the process, ``to_dict``/``from_dict``:
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -411,6 +413,14 @@ def error_record(exc: BaseException, message: str | None = None) -> ErrorRecord:
     code = getattr(exc, "sqlstate", None) or getattr(exc, "sqlite_errorname", None)
     return ErrorRecord(type(exc).__name__, first_line(str(exc)) if message is None else message,
                        str(code) if code else None)
+
+
+def error_message(exc: BaseException) -> str:
+    """What an exception says, as the report shows it: the driver's first line when SQLAlchemy
+    wrapped a driver error (``exc.orig``), without SQLAlchemy's "background" link."""
+    orig = getattr(exc, "orig", None)
+    message = first_line(str(orig if orig is not None else exc))
+    return re.sub(r"\(Background on this error at: [^)]*\)", "", message).strip()
 
 
 def first_line(text: str) -> str:

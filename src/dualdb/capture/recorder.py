@@ -30,14 +30,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dualdb.config import Settings
 from dualdb.capture.statement_info import StatementInfo, processors_for
 from dualdb.harness_notes import FROZEN_NOW_NOTE
 from dualdb.normalize import Normalizer, canonical_text
 from dualdb.records import CapturedStatement, ErrorRecord
 
-DEFAULT_MAX_STATEMENTS = 200
-DEFAULT_MAX_ROWS = 50
-DEFAULT_MAX_CELLS = 2000
+DEFAULT_MAX_STATEMENTS = Settings.max_statements  # the bounds' defaults live with the option table
+DEFAULT_MAX_ROWS = Settings.max_rows
+DEFAULT_MAX_CELLS = Settings.max_cells
 DIGEST_ROWS = 10_000
 MAX_SQL = 4000
 _MUTABLE = (dict, list, bytearray)

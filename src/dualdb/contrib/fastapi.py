@@ -28,14 +28,13 @@ The ``client`` fixture combines both when the ini names the app::
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from dualdb.errors import ConfigError, require_extra
+from dualdb.errors import require_extra
 
 # FastAPI and httpx (which its TestClient needs; Starlette raises a RuntimeError without it) are the
 # [fastapi] extra, not dependencies
@@ -137,19 +136,3 @@ def _body(response: Any) -> Any:
             pass
     text = response.text
     return text if len(text) <= 2000 else text[:2000] + "..."
-
-
-def load_object(spec: str, ini_name: str) -> Any:
-    """Import ``module:attribute`` named by an ini key, with a clear error."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ConfigError(f"{ini_name}: {spec!r} is not `module:attribute` (e.g. `myapp.main:app`)")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as exc:
-        raise ConfigError(f"{ini_name}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ConfigError(f"{ini_name}: module {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    return obj

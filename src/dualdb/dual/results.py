@@ -22,7 +22,7 @@ from dualdb.config import BACKEND_NAMES
 from dualdb.errors import DivergenceError
 from dualdb.dual.display import Verbatim, side_by_side
 from dualdb.normalize import canonical_text
-from dualdb.records import first_line
+from dualdb.records import error_message
 
 HYPOTHESIS_EXAMPLE_NOTES = ("Falsifying example", "Failing test case")
 
@@ -45,9 +45,7 @@ class Raised:
     @classmethod
     def of(cls, exc: BaseException) -> Raised:
         database = isinstance(exc, (DBAPIError, SQLAlchemyError))
-        orig = getattr(exc, "orig", None)
-        message = first_line(str(orig if orig is not None else exc))
-        return cls(type=type(exc).__name__, message=message, database=database, exception=exc)
+        return cls(type=type(exc).__name__, message=error_message(exc), database=database, exception=exc)
 
     def describe(self) -> str:
         return f"{self.type}: {self.message}" if self.message else self.type

@@ -7,12 +7,12 @@ a schema failure and only the tests that touch it fail, on that leg only.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import MetaData, Table
 from sqlalchemy.engine import Engine
 
+from dualdb.config import load_object
 from dualdb.errors import MetadataError
 
 
@@ -31,25 +31,7 @@ def resolve_metadata(specs: tuple[str, ...]) -> list[MetaData]:
 
 
 def _load_one(spec: str) -> MetaData:
-    module_name, sep, attr_path = spec.partition(":")
-    if not sep or not module_name or not attr_path:
-        raise MetadataError(
-            f"dualdb_metadata: {spec!r} is not `module:attribute` (e.g. `myapp.models:Base`)"
-        )
-    try:
-        obj = importlib.import_module(module_name)
-    except Exception as exc:  # the user's module may raise anything while importing
-        raise MetadataError(
-            f"dualdb_metadata: cannot import module {module_name!r} for {spec!r}: "
-            f"{type(exc).__name__}: {exc} (check the spelling and pytest's `pythonpath` ini)"
-        ) from exc
-    for part in attr_path.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise MetadataError(
-                f"dualdb_metadata: module {module_name!r} has no attribute {attr_path!r} (from {spec!r})"
-            ) from None
+    obj = load_object(spec, "dualdb_metadata", MetadataError)
     if isinstance(obj, MetaData):
         return obj
     metadata = getattr(obj, "metadata", None)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
+from dualdb.config import load_object
 from dualdb.errors import DualdbError
 from dualdb.plugin.stash import LEG_KEY, PAIRED_KEY, settings_of, state_of
 
@@ -166,7 +167,7 @@ def client(request: pytest.FixtureRequest, dualdb_sessionmaker: sessionmaker, ob
     ``client`` fixture in your own conftest takes precedence over this one.
     """
     try:
-        from dualdb.contrib.fastapi import ObservingClient, load_object, override_get_db
+        from dualdb.contrib.fastapi import ObservingClient, override_get_db
     except DualdbError as exc:  # MissingExtra: FastAPI is an extra
         pytest.fail(f"pytest-dualdb: {exc}", pytrace=False)
 

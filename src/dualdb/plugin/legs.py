@@ -6,7 +6,6 @@ worker to the controller attached to the teardown report.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from dualdb.ids import base_nodeid
 
 from dualdb.capture.recorder import LegRecorder
 from dualdb.harness_notes import ABORTED_NOTE
-from dualdb.records import ErrorRecord, Known, LegPayload, first_line
+from dualdb.records import ErrorRecord, Known, LegPayload, error_message
 from dualdb.plugin.stash import PAIRED_OUTCOME_KEY
 
 
@@ -43,9 +42,7 @@ def apply_phase(leg: LegRecorder, report: pytest.TestReport, call: pytest.CallIn
 
 def error_info(exc: BaseException) -> ErrorRecord:
     """Exception class name and the first line of its message, with dualdb notes appended."""
-    orig = getattr(exc, "orig", None)
-    message = first_line(str(orig if orig is not None else exc)) or ""
-    message = re.sub(r"\(Background on this error at: [^)]*\)", "", message).strip()
+    message = error_message(exc)
     notes = [n for n in getattr(exc, "__notes__", ()) if str(n).startswith("dualdb:")]
     if notes:
         message = f"{message} [{'; '.join(notes)}]"
