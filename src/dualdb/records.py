@@ -325,8 +325,27 @@ class BaselineInfo:
 
 
 @dataclass(slots=True)
+class RerunSummary:
+    """What running a diverged test again showed (``dualdb_reruns``): how many re-runs,
+    whether every one diverged again, and each engine whose own result changed between runs."""
+
+    runs: int
+    reproduced: bool
+    nondeterministic: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"runs": self.runs, "reproduced": self.reproduced, "nondeterministic": list(self.nondeterministic)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> RerunSummary | None:
+        if not data:
+            return None
+        return cls(int(data.get("runs") or 0), bool(data.get("reproduced")), list(data.get("nondeterministic") or []))
+
+
+@dataclass(slots=True)
 class Known:
-    """The ``dualdb_known`` marker's arguments (``run.legs.validate_known`` checks them)."""
+    """The ``dualdb_known`` marker's arguments (``plugin.legs.validate_known`` checks them)."""
 
     reason: str
     category: str | None = None
@@ -344,7 +363,7 @@ class Known:
 
 @dataclass(slots=True)
 class LegPayload:
-    """One leg of one test as it travels to the collector (``run.legs.leg_payload``).
+    """One leg of one test as it travels to the collector (``plugin.legs.leg_payload``).
 
     On xdist it crosses from worker to controller as ``to_dict()`` (execnet
     carries plain data only) and is read back with ``from_dict``.

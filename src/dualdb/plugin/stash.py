@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from dualdb.capture.recorder import LegRecorder
+    from dualdb.capture.recorder import LegRecorder  # noqa: F401 - named in LEG_KEY
     from dualdb.config import Settings
     from dualdb.run.state import RunState
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 SETTINGS_KEY = pytest.StashKey["Settings"]()
 STATE_KEY = pytest.StashKey["RunState"]()
 FINISHED_KNOWN_KEY = pytest.StashKey[dict]()  # dualdb_known(xfail=True): test id -> outcome of its first leg
-REPORT_KEY = pytest.StashKey[object]()  # reporting.ReportOutcome, for the terminal summary
+REPORT_KEY = pytest.StashKey[object]()  # report.finish.ReportOutcome, for the terminal summary
 SHADOWED_KEY = pytest.StashKey[dict]()  # "`db_session` (tests/conftest.py:12)" -> tests it kept on one engine
 EARLY_SERVER_KEY = pytest.StashKey[Any]()  # engines.server.early.EarlyServer, started at configure time
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from dualdb.errors import ConfigError, ReportFileError
 from dualdb.ids import base_nodeid

@@ -12,7 +12,7 @@ from typing import Any
 
 from dualdb.compare import compare_legs, evidence, leg_view, pair_verdict, verdict_notes
 from dualdb.explain import explain_entry
-from dualdb.records import Difference, ErrorRecord, Explanation, LegPayload
+from dualdb.records import Difference, ErrorRecord, Explanation, LegPayload, RerunSummary
 from dualdb.report.model import BACKENDS, Leg, Report, TestEntry
 
 
@@ -31,7 +31,7 @@ def build_report(
     return report
 
 
-def rerun_summary(legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload]] | None) -> dict | None:
+def rerun_summary(legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload]] | None) -> RerunSummary | None:
     """What running a diverged test again showed.
 
     ``nondeterministic`` names each engine whose own result changed between
@@ -52,7 +52,7 @@ def rerun_summary(legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload
         compare_legs(leg_view(reruns[BACKENDS[0]][i]), leg_view(reruns[BACKENDS[1]][i]), BACKENDS).verdict == "diverged"
         for i in range(runs)
     )
-    return {"runs": runs, "reproduced": reproduced, "nondeterministic": changed}
+    return RerunSummary(runs, reproduced, changed)
 
 
 def build_entry(nodeid: str, legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload]] | None = None) -> TestEntry:

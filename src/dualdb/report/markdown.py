@@ -584,11 +584,11 @@ def _explanation(test: TestEntry) -> list[str]:
 def _rerun(test: TestEntry) -> list[str]:
     """What running the diverged test again showed."""
     rerun = test.rerun
-    if not isinstance(rerun, dict):
+    if rerun is None:
         return []
-    changed = ", ".join(backend_label(b) for b in rerun.get("nondeterministic") or [])
-    if rerun.get("reproduced"):
-        text = f"**Re-run:** diverged again ({rerun.get('runs')} re-run)"
+    changed = ", ".join(backend_label(b) for b in rerun.nondeterministic)
+    if rerun.reproduced:
+        text = f"**Re-run:** diverged again ({rerun.runs} re-run)"
         if changed:
             text += f"; results changed between runs on {md_text(changed)}"
     else:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dualdb.errors import ReportFileError
-from dualdb.records import BaselineInfo, CapturedStatement, Difference, ErrorRecord, Explanation, SchemaFinding
+from dualdb.records import BaselineInfo, CapturedStatement, Difference, ErrorRecord, Explanation, RerunSummary, SchemaFinding
 
 SCHEMA = "dualdb-report/1"
 BACKENDS = ("sqlite", "postgresql")
@@ -75,12 +75,12 @@ class TestEntry:
     # its own "category" and "explanation"; copies of one root cause are collapsed ("repeats")
     differences: list[Difference] = field(default_factory=list)
     # a diverged test run again: {"runs": n, "reproduced": bool, "nondeterministic": [backend, ...]}
-    rerun: dict[str, Any] | None = None
+    rerun: RerunSummary | None = None
 
     @property
     def reproduced(self) -> bool:
         """Diverged again when run again (or never re-run)."""
-        return self.rerun is None or bool(self.rerun.get("reproduced"))
+        return self.rerun is None or self.rerun.reproduced
 
 
 def _entry_dict(t: TestEntry) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def _entry_dict(t: TestEntry) -> dict[str, Any]:
         "harness_notes": list(t.harness_notes),
         "baseline": t.baseline,
         "differences": [d.to_dict() for d in t.differences],
-        "rerun": t.rerun,
+        "rerun": None if t.rerun is None else t.rerun.to_dict(),
     }
 
 
@@ -208,7 +208,7 @@ class Report:
                     harness_notes=list(raw.get("harness_notes") or []),
                     baseline=raw.get("baseline"),
                     differences=[d for d in map(Difference.from_dict, raw.get("differences") or []) if d is not None],
-                    rerun=raw.get("rerun"),
+                    rerun=RerunSummary.from_dict(raw.get("rerun")),
                 )
             )
         return cls(

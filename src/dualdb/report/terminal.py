@@ -55,7 +55,7 @@ def summary_lines(report: Report, report_path: str | None = None) -> list[str]:
         lines.append(tabulate(rows, headers=["test", "kind", "category", "sqlite", "postgresql"], tablefmt="simple"))
     for entry in report.tests:
         if entry.verdict == "diverged" and not entry.reproduced:
-            changed = ", ".join((entry.rerun or {}).get("nondeterministic") or []) or "the test itself"
+            changed = ", ".join(entry.rerun.nondeterministic if entry.rerun else []) or "the test itself"
             lines.append(f"not reproduced when run again (nondeterministic: {changed}; not counted by "
                          f"--dualdb-strict): {entry.nodeid}")
     if report.baseline is not None:
