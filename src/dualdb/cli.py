@@ -116,13 +116,14 @@ def run_probes(args: argparse.Namespace) -> int:
         print("dualdb probes: no probe matched", file=sys.stderr)
         return int(code)
     report = read_report(report_dir / "dualdb.json")
-    collation = (report.backends.get("postgresql") or {}).get("collation") or "C"
+    postgresql = report.backends.get("postgresql")
+    collation = (postgresql.collation if postgresql is not None else None) or "C"
     linguistic, icu = collation != "C", collation.endswith("-x-icu")
     rows, surprises, not_applicable = probe_table(report, expectations.expected, linguistic, icu)
     print()
     print(tabulate(rows, headers=["probe", "category", "sqlite", "postgresql", "verdict", "as documented"]))
     print()
-    engines = ", ".join(f"{name} {info.get('version')}" for name, info in report.backends.items())
+    engines = ", ".join(f"{name} {info.version}" for name, info in report.backends.items() if info is not None)
     checked = len(rows) - len(not_applicable)
     print(f"{len(rows)} probes on {engines}: {checked - len(surprises)} behaved as documented, "
           f"{len(surprises)} did not")

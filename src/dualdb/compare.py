@@ -72,7 +72,7 @@ from typing import Any
 
 from dualdb.harness_notes import CLOCK_NOTE, TIE_NOTE
 from dualdb.normalize import canonical_text
-from dualdb.records import CapturedStatement, Difference, LegPayload
+from dualdb.records import CapturedStatement, Difference, LegPayload, Observation
 from dualdb.sql import is_compared_verb, statement_shape
 
 CLOCK_NEAR = dt.timedelta(days=400)
@@ -89,7 +89,7 @@ class LegView:
     outcome: str
     error_type: str | None = None
     error_message: str | None = None
-    observations: list[dict[str, Any]] | None = None
+    observations: list[Observation] | None = None
     statements: list[CapturedStatement] | None = None
     started: dt.datetime | None = None
 
@@ -339,7 +339,7 @@ def _leg_family(leg: LegView) -> str | None:
 
 
 def observation_differences(
-    a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality, names: tuple[str, str]
+    a: list[Observation], b: list[Observation], eq: ValueEquality, names: tuple[str, str]
 ) -> list[Difference]:
     """Every observed value that differs, in the order the test observed them."""
     out = []
@@ -347,12 +347,12 @@ def observation_differences(
         left = a[index] if index < len(a) else None
         right = b[index] if index < len(b) else None
         if left is not None and right is not None:
-            if same_label(left["label"], right["label"]) and eq.equal(left["value"], right["value"]):
+            if same_label(left.label, right.label) and eq.equal(left.value, right.value):
                 continue
-        label = (left or right or {}).get("label")
+        label = (left or right).label
         values = {
-            names[0]: left["value"] if left else {"$missing": True},
-            names[1]: right["value"] if right else {"$missing": True},
+            names[0]: left.value if left else {"$missing": True},
+            names[1]: right.value if right else {"$missing": True},
         }
         out.append(Difference("observation", values, classify(values[names[0]], values[names[1]]),
                               index=index, label=label))
@@ -370,7 +370,7 @@ def same_label(a: str, b: str) -> bool:
 
 
 def first_observation_difference(
-    a: list[dict[str, Any]], b: list[dict[str, Any]], eq: ValueEquality, names: tuple[str, str]
+    a: list[Observation], b: list[Observation], eq: ValueEquality, names: tuple[str, str]
 ) -> Difference | None:
     found = observation_differences(a, b, eq, names)
     return found[0] if found else None

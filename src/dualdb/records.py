@@ -128,6 +128,23 @@ class CapturedStatement:
 
 
 @dataclass(slots=True)
+class Observation:
+    """One ``observe(label, value)`` of a leg: the label as text, the value normalised
+    (``normalize.Normalizer``), in the order the test observed them."""
+
+    label: str
+    value: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Observation:
+        label = data.get("label")
+        return cls("" if label is None else str(label), data.get("value"))
+
+
+@dataclass(slots=True)
 class Explanation:
     """Why the engines differ and how to fix the application code."""
 
@@ -362,6 +379,38 @@ class Known:
 
 
 @dataclass(slots=True)
+class BackendInfo:
+    """What the run says about one engine, in ``dualdb.json``'s ``backends``
+    (``engines.provision.Backend.describe``; redirect mode's engines describe themselves)."""
+
+    version: str | None
+    url: str | None  # masked
+    collation: str | None = None  # PostgreSQL: the collation the databases got
+    schema: str | None = None  # "reused <where>" or "built <where>": where the run's schema came from
+    redirect: str | None = None  # redirect mode: what the leg's engines are
+
+    def details(self) -> dict[str, str]:
+        """The fields besides ``version`` and ``url`` that are set, in the JSON's order."""
+        out = {}
+        for name in ("collation", "schema", "redirect"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "url": self.url, **self.details()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> BackendInfo | None:
+        if not isinstance(data, dict):
+            return None
+        get = data.get
+        return cls(version=get("version"), url=get("url"), collation=get("collation"), schema=get("schema"),
+                   redirect=get("redirect"))
+
+
+@dataclass(slots=True)
 class LegPayload:
     """One leg of one test as it travels to the collector (``plugin.legs.leg_payload``).
 
@@ -373,14 +422,14 @@ class LegPayload:
     backend: str
     outcome: str = "passed"  # passed | failed | error | skipped
     error: ErrorRecord | None = None
-    observations: list[dict[str, Any]] = field(default_factory=list)  # {"label", "value"}, as the test observed
+    observations: list[Observation] = field(default_factory=list)  # as the test observed
     statements: list[CapturedStatement] = field(default_factory=list)
     started: str | None = None  # ISO time the leg started (relative clock comparisons)
     dropped_statements: int = 0
     notes: list[str] = field(default_factory=list)
     harness_notes: list[str] = field(default_factory=list)
     known: Known | None = None  # the dualdb_known marker's arguments
-    backend_info: dict[str, Any] | None = None
+    backend_info: BackendInfo | None = None
     warnings: list[str] = field(default_factory=list)
     schema_findings: list[SchemaFinding] = field(default_factory=list)
     compared: bool = False  # the pair was compared where it completed (xdist worker or serial run)
@@ -393,12 +442,13 @@ class LegPayload:
         return {
             "nodeid": self.nodeid, "backend": self.backend, "outcome": self.outcome,
             "error": None if self.error is None else self.error.to_dict(),
-            "observations": self.observations,
+            "observations": [o.to_dict() for o in self.observations],
             "statements": [s.to_dict() for s in self.statements],
             "started": self.started, "dropped_statements": self.dropped_statements,
             "notes": self.notes, "harness_notes": self.harness_notes,
             "known": None if self.known is None else self.known.to_dict(),
-            "backend_info": self.backend_info, "warnings": self.warnings,
+            "backend_info": None if self.backend_info is None else self.backend_info.to_dict(),
+            "warnings": self.warnings,
             "schema_findings": [f.to_dict() for f in self.schema_findings],
             "compared": self.compared, "agreed": self.agreed, "paired_kind": self.paired_kind,
             "paired_difference": None if self.paired_difference is None else self.paired_difference.to_dict(),
@@ -411,11 +461,12 @@ class LegPayload:
         return cls(
             nodeid=data["nodeid"], backend=data["backend"], outcome=get("outcome") or "passed",
             error=ErrorRecord.from_dict(get("error")),
-            observations=list(get("observations") or ()),
+            observations=[Observation.from_dict(o) for o in get("observations") or ()],
             statements=[CapturedStatement.from_dict(s) for s in get("statements") or ()],
             started=get("started"), dropped_statements=get("dropped_statements") or 0,
             notes=list(get("notes") or ()), harness_notes=list(get("harness_notes") or ()),
-            known=Known.from_dict(get("known")), backend_info=get("backend_info"),
+            known=Known.from_dict(get("known")),
+            backend_info=BackendInfo.from_dict(get("backend_info")),
             warnings=list(get("warnings") or ()),
             schema_findings=[SchemaFinding.from_dict(f) for f in get("schema_findings") or ()],
             compared=bool(get("compared")), agreed=bool(get("agreed")), paired_kind=get("paired_kind"),

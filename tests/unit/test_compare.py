@@ -8,14 +8,14 @@ import datetime as dt
 import pytest
 
 from dualdb.compare import TIE_NOTE, LegView, align, classify, compare_legs, error_family, same_failure
-from dualdb.records import CapturedStatement
+from dualdb.records import CapturedStatement, Observation
 
 START = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
 def leg(statements=(), observations=(), outcome="passed", error=None, started=START) -> LegView:
     etype, message = error if error else (None, None)
-    return LegView(outcome, etype, message, list(observations), records(statements), started)
+    return LegView(outcome, etype, message, [Observation.from_dict(o) for o in observations], records(statements), started)
 
 
 def records(statements):

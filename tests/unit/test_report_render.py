@@ -15,7 +15,9 @@ import pytest
 
 from dualdb.report.html import render_html
 from dualdb.report.markdown import mask_url, md_code, md_fence, md_text, render_markdown
-from dualdb.records import BaselineInfo, CapturedStatement, Difference, ErrorRecord, Explanation, SchemaFinding
+from dualdb.records import (
+    BackendInfo, BaselineInfo, CapturedStatement, Difference, ErrorRecord, Explanation, Observation, SchemaFinding,
+)
 from dualdb.report.model import SCHEMA, Leg, Report, read_report
 from dualdb.report.model import TestEntry as Entry  # not "Test*": pytest would try to collect it
 from dualdb.report.files import ReportFileError, rerender, write_reports
@@ -43,14 +45,14 @@ def diverged_value(nodeid="tests/test_orders.py::test_sort", category="collation
         category=category,
         legs={
             "sqlite": Leg(
-                observations=[{"label": "names", "value": ["A", "B", "a"]}],
+                observations=[Observation("names", ["A", "B", "a"])],
                 statements=[
                     stmt("INSERT INTO customers (name) VALUES (?)", params=["a"], rowcount=1),
                     stmt(sql, [["A"], ["B"], ["a"]]),
                 ],
             ),
             "postgresql": Leg(
-                observations=[{"label": "names", "value": ["a", "A", "B"]}],
+                observations=[Observation("names", ["a", "A", "B"])],
                 statements=[
                     stmt("INSERT INTO customers (name) VALUES (%(name)s)", params={"name": "a"}, rowcount=1),
                     stmt(sql, [["a"], ["A"], ["B"]]),
@@ -117,12 +119,10 @@ def full_report() -> Report:
     )
     return Report(
         backends={
-            "sqlite": {"version": "3.40.1", "url": "sqlite:///:memory:"},
-            "postgresql": {
-                "version": "16.4",
-                "url": "postgresql://dualdb:s3cret@localhost:5432/dualdb_x",
-                "collation": "en-US-x-icu",
-            },
+            "sqlite": BackendInfo("3.40.1", "sqlite:///:memory:"),
+            "postgresql": BackendInfo(
+                "16.4", "postgresql://dualdb:s3cret@localhost:5432/dualdb_x", collation="en-US-x-icu"
+            ),
         },
         tests=[same(), diverged_value(), diverged_outcome(), known, failed, skipped],
         warnings=["PostgreSQL started from the embedded wheel"],
@@ -137,7 +137,7 @@ def hostile_report() -> Report:
     t.first_difference.values = {"sqlite": [[XSS, "a|b"]], "postgresql": [["```", "x\ny"]]}
     t.first_difference.note = XSS
     t.legs["sqlite"].statements[1] = stmt(sql, [[XSS]])
-    t.legs["postgresql"].observations = [{"label": XSS, "value": {"k": XSS}}]
+    t.legs["postgresql"].observations = [Observation(XSS, {"k": XSS})]
     t.legs["postgresql"].outcome = "failed"
     t.legs["postgresql"].error = ErrorRecord(XSS, f"bad | value\n{XSS} ``` `x`")
     t.legs["postgresql"].notes = [XSS]
@@ -156,8 +156,8 @@ def hostile_report() -> Report:
     )
     return Report(
         backends={
-            "sqlite": {"version": XSS, "url": f"sqlite:///{XSS}"},
-            "postgresql": {"version": "16", "url": "postgresql://u:p@h/d", "collation": XSS},
+            "sqlite": BackendInfo(XSS, f"sqlite:///{XSS}"),
+            "postgresql": BackendInfo("16", "postgresql://u:p@h/d", collation=XSS),
         },
         tests=[t, obs, same(f"tests/test_x.py::test_same_{XSS}")],
         warnings=[XSS, "line1\nline2 | pipe"],

@@ -34,7 +34,7 @@ from dualdb.config import Settings
 from dualdb.capture.statement_info import StatementInfo, processors_for
 from dualdb.harness_notes import FROZEN_NOW_NOTE
 from dualdb.normalize import Normalizer, canonical_text
-from dualdb.records import CapturedStatement, ErrorRecord
+from dualdb.records import CapturedStatement, ErrorRecord, Observation
 
 DEFAULT_MAX_STATEMENTS = Settings.max_statements  # the bounds' defaults live with the option table
 DEFAULT_MAX_ROWS = Settings.max_rows
@@ -246,7 +246,7 @@ class LegRecorder:
     max_rows: int = DEFAULT_MAX_ROWS
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     ended: dt.datetime | None = None
-    observations: list[dict[str, Any]] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
     statements: list[StatementRecord] = field(default_factory=list)
     dropped_statements: int = 0
     notes: list[str] = field(default_factory=list)
@@ -276,7 +276,7 @@ class LegRecorder:
     def observe(self, label: str, value: Any) -> None:
         """Record a value to compare across the two legs even when both pass."""
         with self._lock:
-            self.observations.append({"label": str(label), "value": self.normalizer(value)})
+            self.observations.append(Observation(str(label), self.normalizer(value)))
 
     def note(self, text: str) -> None:
         if text not in self.notes:

@@ -16,7 +16,7 @@ from typing import Any
 from dualdb.compare import classify
 from dualdb.config import BACKEND_NAMES
 from dualdb.dual.results import PairedResult, Raised, falsifying_example, find_divergence_error
-from dualdb.records import CapturedStatement, Difference, ErrorRecord, LegPayload
+from dualdb.records import CapturedStatement, Difference, ErrorRecord, LegPayload, Observation
 
 
 def report_legs(
@@ -47,7 +47,7 @@ def report_legs(
             backend=name,
             outcome="failed" if raised else "passed",
             error=ErrorRecord(value.type, value.message) if raised else None,
-            observations=[] if raised else [{"label": result.call, "value": result.normalized[name]}],
+            observations=[] if raised else [Observation(result.call, result.normalized[name])],
             statements=result.statements.get(name, []),
         )
     first = legs[BACKEND_NAMES[0]]

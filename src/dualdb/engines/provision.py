@@ -21,6 +21,7 @@ from dualdb.config import Settings
 from dualdb.engines.schema import SchemaState, create_tables, needs_refresh
 from dualdb.engines import postgres, sqlite
 from dualdb.engines.templates import RunTemplate, signed_record
+from dualdb.records import BackendInfo
 
 
 @dataclass
@@ -41,13 +42,8 @@ class Backend:
     def __repr__(self) -> str:
         return f"<Backend {self.name} {self.version}>"
 
-    def describe(self) -> dict:
-        info = {"version": self.version, "url": self.url}
-        if self.collation is not None:
-            info["collation"] = self.collation
-        if self.schema_source is not None:
-            info["schema"] = self.schema_source
-        return info
+    def describe(self) -> BackendInfo:
+        return BackendInfo(self.version, self.url, collation=self.collation, schema=self.schema_source)
 
 
 class Provisioner:

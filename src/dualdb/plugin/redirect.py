@@ -22,7 +22,7 @@ import os
 import pytest
 
 from dualdb.config import setting
-from dualdb.records import LegPayload
+from dualdb.records import BackendInfo, LegPayload
 from dualdb.plugin.usage import usage_error, usage_errors
 from dualdb.redirect import EXTERNAL_ENV, LEG_ENV, LEGS, SERVER_ENV
 
@@ -188,12 +188,12 @@ class _SingleTimeline:
         pass
 
 
-def _describe(hook) -> dict:  # noqa: ANN001
+def _describe(hook) -> BackendInfo:  # noqa: ANN001
     if hook.namespaces is not None:
         return hook.namespaces.describe()
     import sqlite3
 
-    return {"version": sqlite3.sqlite_version, "url": "the suite's own SQLite engines"}
+    return BackendInfo(sqlite3.sqlite_version, "the suite's own SQLite engines")
 
 
 def _leg_name(config: pytest.Config) -> str | None:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import URL
 
+from dualdb.records import BackendInfo
+
 MEMORY, SHARED_MEMORY, FILE = "memory", "shared-memory", "file"
 
 
@@ -100,12 +102,13 @@ class Namespaces:
                 self._ledger = DatabaseLedger(server_key(self.server))
         return self._admin
 
-    def describe(self) -> dict:
+    def describe(self) -> BackendInfo:
         """The PostgreSQL leg's entry in the report's ``backends``."""
         self.admin()
-        info = {"version": self.info.version, "url": self._postgres.mask(self.server), "collation": self.collation}
-        info["redirect"] = "the suite's own engines, each SQLite database mapped to a dualdb_* database or schema"
-        return info
+        return BackendInfo(
+            self.info.version, self._postgres.mask(self.server), collation=self.collation,
+            redirect="the suite's own engines, each SQLite database mapped to a dualdb_* database or schema",
+        )
 
     def _create_database(self) -> str:
         admin = self.admin()

@@ -12,13 +12,13 @@ from typing import Any
 
 from dualdb.compare import compare_legs, evidence, leg_view, pair_verdict, verdict_notes
 from dualdb.explain import explain_entry
-from dualdb.records import Difference, ErrorRecord, Explanation, LegPayload, RerunSummary
+from dualdb.records import BackendInfo, Difference, ErrorRecord, Explanation, LegPayload, RerunSummary
 from dualdb.report.model import BACKENDS, Leg, Report, TestEntry
 
 
 def build_report(
     legs_by_test: dict[str, dict[str, LegPayload]],
-    backends: dict[str, dict[str, Any]],
+    backends: dict[str, BackendInfo],
     warnings: list[str],
     reruns: dict[str, dict[str, list[LegPayload]]] | None = None,
 ) -> Report:

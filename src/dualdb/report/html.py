@@ -167,15 +167,15 @@ def _engines(report: Report) -> str:
     items = []
     for name in backend_names(backends):
         info = backends.get(name)
-        if not isinstance(info, dict):
+        if info is None:
             continue
         parts = [f"<b>{esc(backend_label(name))}</b>"]
-        if info.get("version"):
-            parts.append(esc(info["version"]))
-        if info.get("url"):
-            parts.append(f"<code>{esc(mask_url(info['url']))}</code>")
-        for key, value in info.items():
-            if key in ("version", "url") or value in (None, "", [], {}):
+        if info.version:
+            parts.append(esc(info.version))
+        if info.url:
+            parts.append(f"<code>{esc(mask_url(info.url))}</code>")
+        for key, value in info.details().items():
+            if value in ("", [], {}):
                 continue
             parts.append(f"{esc(key)} <code>{esc(value if isinstance(value, str) else to_json(value))}</code>")
         items.append("<li>" + " · ".join(parts) + "</li>")
@@ -331,7 +331,7 @@ def _leg(test: TestEntry, backend: str, fd: Difference | None) -> str:
     out.append(f'<div>outcome: <span class="outcome-{outcome}">{outcome}</span></div>')
     if leg.error:
         out.append(f'<pre class="err">{esc(error_text(leg.error))}</pre>')
-    observations = [o for o in leg.observations if isinstance(o, dict)]
+    observations = leg.observations
     if observations:
         out.append('<h4>Observations</h4><table class="obs">')
         obs_index = fd.index if source == "observation" and isinstance(fd.index, int) else None
@@ -339,10 +339,10 @@ def _leg(test: TestEntry, backend: str, fd: Difference | None) -> str:
             if obs_index is not None:
                 hit = i == obs_index
             else:
-                hit = source == "observation" and fd.label is not None and o.get("label") == fd.label
+                hit = source == "observation" and fd.label is not None and o.label == fd.label
             hl = ' class="diff"' if hit else ""
-            value = esc(clip(to_json(o.get("value")), 2000))
-            out.append(f"<tr{hl}><td><code>{esc(o.get('label'))}</code></td><td><code>{value}</code></td></tr>")
+            value = esc(clip(to_json(o.value), 2000))
+            out.append(f"<tr{hl}><td><code>{esc(o.label)}</code></td><td><code>{value}</code></td></tr>")
         out.append("</table>")
     statements = leg.statements
     if statements:

@@ -383,16 +383,16 @@ def _engines(report: Report) -> list[str]:
     lines = ["**Engines**", ""]
     for name in backend_names(backends):
         info = backends.get(name)
-        if not isinstance(info, dict):
+        if info is None:
             continue
         parts = [f"**{md_text(backend_label(name))}**"]
-        if info.get("version"):
-            parts.append(md_text(info["version"]))
+        if info.version:
+            parts.append(md_text(info.version))
         extra = []
-        if info.get("url"):
-            extra.append(md_code(mask_url(info["url"])))
-        for key, value in info.items():
-            if key in ("version", "url") or value in (None, "", [], {}):
+        if info.url:
+            extra.append(md_code(mask_url(info.url)))
+        for key, value in info.details().items():
+            if value in ("", [], {}):
                 continue
             extra.append(f"{md_text(key)} {md_code(value if isinstance(value, str) else to_json(value))}")
         line = "- " + " ".join(parts)

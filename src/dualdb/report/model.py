@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from dualdb.errors import ReportFileError
-from dualdb.records import BaselineInfo, CapturedStatement, Difference, ErrorRecord, Explanation, RerunSummary, SchemaFinding
+from dualdb.records import (
+    BackendInfo, BaselineInfo, CapturedStatement, Difference, ErrorRecord, Explanation, Observation, RerunSummary,
+    SchemaFinding,
+)
 
 SCHEMA = "dualdb-report/1"
 BACKENDS = ("sqlite", "postgresql")
@@ -50,7 +53,7 @@ class Leg:
 
     outcome: str = "passed"
     error: ErrorRecord | None = None
-    observations: list[dict[str, Any]] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
     statements: list[CapturedStatement] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -90,7 +93,7 @@ def _entry_dict(t: TestEntry) -> dict[str, Any]:
         legs[name] = {
             "outcome": leg.outcome,
             "error": None if err is None else {"type": err.type, "message": err.message},
-            "observations": list(leg.observations),
+            "observations": [o.to_dict() for o in leg.observations],
             "statements": [s.to_dict() for s in leg.statements],
             "notes": list(leg.notes),
         }
@@ -119,7 +122,7 @@ def _dumps(data: Any) -> str:
 class Report:
     """A whole run: the engines used, the counts and one entry per test."""
 
-    backends: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backends: dict[str, BackendInfo | None] = field(default_factory=dict)  # None: a saved report said null
     tests: list[TestEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     schema_findings: list[SchemaFinding] = field(default_factory=list)
@@ -148,7 +151,7 @@ class Report:
         """The document without its tests (the last key)."""
         return {
             "schema": SCHEMA,
-            "backends": self.backends,
+            "backends": {name: None if info is None else info.to_dict() for name, info in self.backends.items()},
             "summary": self.summary,
             "warnings": list(self.warnings),
             "schema_findings": [f.to_dict() for f in self.schema_findings],
@@ -191,7 +194,7 @@ class Report:
                 legs[name] = Leg(
                     outcome=leg.get("outcome", "passed"),
                     error=None if err is None else ErrorRecord(err.type, err.message),
-                    observations=list(leg.get("observations") or []),
+                    observations=[Observation.from_dict(o) for o in leg.get("observations") or [] if isinstance(o, dict)],
                     statements=[CapturedStatement.from_dict(s) for s in leg.get("statements") or []],
                     notes=list(leg.get("notes") or []),
                 )
@@ -212,7 +215,7 @@ class Report:
                 )
             )
         return cls(
-            backends=dict(data.get("backends") or {}),
+            backends={name: BackendInfo.from_dict(info) for name, info in (data.get("backends") or {}).items()},
             tests=tests,
             warnings=list(data.get("warnings") or []),
             schema_findings=[SchemaFinding.from_dict(f) for f in data.get("schema_findings") or [] if isinstance(f, dict)],

@@ -18,7 +18,7 @@ from dualdb.compare import pair_verdict, verdict_notes
 from dualdb.config import Settings
 from dualdb.engines.instrument import instrument
 from dualdb.capture.process_state import EnvironTimelines, SeededEntropy
-from dualdb.records import LegPayload, SchemaFinding
+from dualdb.records import BackendInfo, LegPayload, SchemaFinding
 from dualdb.engines.schema import resolve_metadata
 
 
@@ -35,7 +35,7 @@ class RunState:
         self.schema_findings: list[SchemaFinding] = []  # from legs (xdist workers) and local runs
         self.legs: dict[str, dict[str, LegPayload]] = {}
         self.reruns: dict[str, dict[str, list[LegPayload]]] = {}  # test id -> backend -> re-run legs
-        self.backend_info: dict[str, dict[str, Any]] = {}
+        self.backend_info: dict[str, BackendInfo] = {}
         self.warnings: list[str] = []
         self.environ = EnvironTimelines()  # one leg's os.environ changes don't reach the other engine's legs
         self.entropy = SeededEntropy()  # both legs of a test draw the same os.urandom bytes
