@@ -402,7 +402,10 @@ def _end_leg(item: pytest.Item, state: RunState, backend: str) -> None:
     if leg is not None:
         state.stop_capture(leg)
     state.entropy.leave()
-    item.stash.get(UNSEED_KEY, lambda: None)()
+    unseed = item.stash.get(UNSEED_KEY, None)
+    if unseed is not None:
+        del item.stash[UNSEED_KEY]  # items live all session: don't keep a closure per leg
+        unseed()
     state.environ.leave(backend)
 
 

@@ -47,7 +47,7 @@ OUTCOMES = ("passed", "failed", "error", "skipped")
 ErrorInfo = ErrorRecord  # the exception a leg ended with (its class name and first message line)
 
 
-@dataclass
+@dataclass(slots=True)  # a long run's report holds two per test: no per-instance __dict__
 class Leg:
     """What one backend saw while running one test."""
 
@@ -58,7 +58,7 @@ class Leg:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class TestEntry:
     """One test (both legs) in the report; ``nodeid`` has no ``[backend]`` part."""
 
