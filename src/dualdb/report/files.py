@@ -9,9 +9,10 @@ into one :class:`ReportFileError` line).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from dualdb.report.html import render_html
+from dualdb.report.html import html_chunks
 from dualdb.report.markdown import render_markdown
 from dualdb.errors import ReportFileError
 from dualdb.report.model import Report, read_report, report_path
@@ -30,14 +31,18 @@ def write_reports(report: Report, report_dir: Path) -> dict[str, Path]:
     report_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": report_dir / MARKDOWN_NAME, "html": report_dir / HTML_NAME}
     _write(paths["markdown"], render_markdown(report))
-    _write(paths["html"], render_html(report))
+    _write(paths["html"], html_chunks(report))
     return paths
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str | Iterable[str]) -> None:
     # Write then rename, so a viewer never sees half a report.
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8", newline="\n")
+    with tmp.open("w", encoding="utf-8", newline="\n") as out:
+        if isinstance(text, str):
+            out.write(text)
+        else:
+            out.writelines(text)
     tmp.replace(path)
 
 

@@ -12,6 +12,8 @@ behaved the same get one compact row; only the others carry an expandable
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import html as _html
 import re
 from typing import Any
@@ -403,7 +405,8 @@ def _outcome(test: TestEntry, backend: str) -> str:
     return leg.outcome if leg is not None else ""
 
 
-def _tests_table(tests: list[TestEntry], names: list[str]) -> str:
+def _tests_table(tests: list[TestEntry], names: list[str]) -> Iterator[str]:
+    """The tests table, row by row (a long run's page is written as it is rendered)."""
     head = "".join(f"<th>{esc(backend_label(b))}</th>" for b in names)
     out = [
         '<table class="tests"><colgroup><col class="c-test"><col class="c-verdict"><col class="c-kind"><col class="c-cat">'
@@ -437,10 +440,13 @@ def _tests_table(tests: list[TestEntry], names: list[str]) -> str:
         )
         if detail:
             append(f'<tr class="test-detail"><td colspan="{ncols}">{_details(t, names)}</td></tr>')
+        if len(out) >= 500:
+            yield "".join(out)
+            out.clear()
     out.append("</tbody></table>")
     if not tests:
         out.append('<p class="empty">No database tests were recorded.</p>')
-    return "".join(out)
+    yield "".join(out)
 
 
 def _controls(tests: list[TestEntry], summary: dict[str, int]) -> str:
@@ -506,6 +512,12 @@ def _baseline(report: Report) -> str:
 
 def render_html(report: Report) -> str:
     """The whole report as one self-contained HTML document."""
+    return "".join(html_chunks(report))
+
+
+def html_chunks(report: Report) -> Iterator[str]:
+    """``render_html``'s text in pieces, so a report of thousands of tests is written without
+    holding the page (and its rows) in memory at once."""
     tests = sorted_tests(report.tests)
     summary = report.summary
     names = backend_names(report.backends)
@@ -537,4 +549,13 @@ def render_html(report: Report) -> str:
         "</section>",
         f"</main><script>{JS}</script></body></html>",
     ]
-    return "\n".join(p for p in parts if p) + "\n"
+    first = True
+    for part in parts:
+        pieces = [part] if isinstance(part, str) else part
+        for index, piece in enumerate(pieces):
+            if index == 0 and piece:
+                if not first:
+                    yield "\n"
+                first = False
+            yield piece
+    yield "\n"
