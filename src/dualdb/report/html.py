@@ -20,6 +20,7 @@ from typing import Any
 
 from dualdb.records import Difference
 from dualdb.report.markdown import (
+    engines_shown,
     MAX_ROWS,
     VERDICT_LABELS,
     backend_label,
@@ -167,19 +168,14 @@ def _engines(report: Report) -> str:
     if not backends:
         return ""
     items = []
-    for name in backend_names(backends):
-        info = backends.get(name)
-        if info is None:
-            continue
+    for name, info, details in engines_shown(report):
         parts = [f"<b>{esc(backend_label(name))}</b>"]
         if info.version:
             parts.append(esc(info.version))
         if info.url:
             parts.append(f"<code>{esc(mask_url(info.url))}</code>")
-        for key, value in info.details().items():
-            if value in ("", [], {}):
-                continue
-            parts.append(f"{esc(key)} <code>{esc(value if isinstance(value, str) else to_json(value))}</code>")
+        for key, value in details:
+            parts.append(f"{esc(key)} <code>{esc(value)}</code>")
         items.append("<li>" + " · ".join(parts) + "</li>")
     return '<ul class="engines">' + "".join(items) + "</ul>"
 

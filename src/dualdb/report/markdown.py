@@ -376,25 +376,34 @@ def _table(headers: list[str], rows: list[list[str]], align: list[str] | None = 
 # --------------------------------------------------------------------------- sections
 
 
+def engines_shown(report: Report) -> list[tuple[str, Any, list[tuple[str, str]]]]:
+    """The engines a report names, in display order, each with its other settings as text
+    (empty ones left out): what the Markdown and HTML headers both show."""
+    shown = []
+    for name in backend_names(report.backends or {}):
+        info = (report.backends or {}).get(name)
+        if info is None:
+            continue
+        details = [(key, value if isinstance(value, str) else to_json(value))
+                   for key, value in info.details().items() if value not in ("", [], {})]
+        shown.append((name, info, details))
+    return shown
+
+
 def _engines(report: Report) -> list[str]:
     backends = report.backends
     if not backends:
         return []
     lines = ["**Engines**", ""]
-    for name in backend_names(backends):
-        info = backends.get(name)
-        if info is None:
-            continue
+    for name, info, details in engines_shown(report):
         parts = [f"**{md_text(backend_label(name))}**"]
         if info.version:
             parts.append(md_text(info.version))
         extra = []
         if info.url:
             extra.append(md_code(mask_url(info.url)))
-        for key, value in info.details().items():
-            if value in ("", [], {}):
-                continue
-            extra.append(f"{md_text(key)} {md_code(value if isinstance(value, str) else to_json(value))}")
+        for key, value in details:
+            extra.append(f"{md_text(key)} {md_code(value)}")
         line = "- " + " ".join(parts)
         if extra:
             line += " — " + ", ".join(extra)
