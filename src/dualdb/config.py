@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from dualdb.errors import ConfigError
+from dualdb.errors import ConfigError, DualdbError
 
 BACKEND_NAMES = ("sqlite", "postgresql")
 _BACKEND_ALIASES = {"postgres": "postgresql", "pg": "postgresql", "sqlite3": "sqlite"}
@@ -229,7 +229,7 @@ OPTIONS: tuple[Option, ...] = (
 _SETTING_DEFAULTS = {f.name: f.default for f in fields(Settings)}
 
 
-def load_object(spec: str, key: str, error: type[ConfigError] = ConfigError) -> Any:
+def load_object(spec: str, key: str, error: type[DualdbError] = ConfigError) -> Any:
     """The object a ``module:attribute`` line of ini ``key`` names (``myapp.models:Base``),
     or ``error`` with one line saying what is wrong with the line."""
     import importlib
