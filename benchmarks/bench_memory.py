@@ -236,17 +236,17 @@ def _deep(roots, seen):
 
 
 def _sizes(config):
-    from dualdb.stash import STATE_KEY
+    from dualdb.plugin.stash import STATE_KEY
     state = config.stash.get(STATE_KEY, None)
     legs = state.legs if state is not None else {}
     seen = set()
     out = {}
     payloads = [leg for by_backend in legs.values() for leg in by_backend.values()]
     out["legs"] = len(payloads)
-    out["legs_with_statements"] = sum(1 for leg in payloads if leg.get("statements"))
-    out["statement_dicts"] = sum(len(leg.get("statements") or ()) for leg in payloads)
-    out["statements_bytes"] = _deep([leg.get("statements") for leg in payloads], seen)
-    out["observations_bytes"] = _deep([leg.get("observations") for leg in payloads], seen)
+    out["legs_with_statements"] = sum(1 for leg in payloads if leg.statements)
+    out["statement_records"] = sum(len(leg.statements) for leg in payloads)
+    out["statements_bytes"] = _deep([leg.statements for leg in payloads], seen)
+    out["observations_bytes"] = _deep([leg.observations for leg in payloads], seen)
     out["legs_rest_bytes"] = _deep([legs], seen)
     tr = config.pluginmanager.get_plugin("terminalreporter")
     out["reports"] = sum(len(v) for v in tr.stats.values()) if tr else 0

@@ -13,6 +13,10 @@ the inner projects' shared models are in tests/support/models.py.
 from __future__ import annotations
 
 import os
+# imported here, before any inner run: pytester's in-process runs unload what they imported, and
+# a second import of the stdlib sqlite3 makes new exception classes that SQLAlchemy's cached
+# dialect doesn't recognise (a raw sqlite3.IntegrityError instead of SQLAlchemy's)
+import sqlite3  # noqa: F401
 
 import pytest
 from sqlalchemy import create_engine

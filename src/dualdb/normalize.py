@@ -56,7 +56,6 @@ import hashlib
 import json
 import math
 import re
-import sys
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -69,7 +68,6 @@ MAX_DEPTH = 12
 MAX_TEXT = 1000
 MAX_BYTES = 256
 TEXT_PREFIX = 80
-INTERN_TEXT = 64
 DATETIME_CACHE = 4096
 
 # Masks are shared constants: normalised values are never mutated, and a leg's
@@ -119,9 +117,8 @@ class Normalizer:
                     return masked
             if n > self.max_text:
                 return _long_text(value)
-            if n <= INTERN_TEXT:
-                # test data repeats across legs and tests: keep one copy of short strings
-                return sys.intern(value)
+            # not interned: a leg's values live for a unit of the run at most (agreed pairs drop them),
+            # and every string interned grows CPython's interned table for the rest of the process
             return value
         if value is None or cls is bool:
             return value
@@ -205,7 +202,7 @@ class Normalizer:
         n_proc = len(processors) if processors else 0
         n_types = len(types) if types else 0
         norm = self.normalize
-        intern = sys.intern
+        max_text = self.max_text
         for i, value in enumerate(values):
             if i < n_proc and value is not None:
                 proc = processors[i]
@@ -217,10 +214,10 @@ class Normalizer:
             cls = type(value)
             if value is None or cls is bool:
                 append(value)
-            elif cls is str and len(value) <= INTERN_TEXT and len(value) not in (32, 36) and not (
+            elif cls is str and len(value) <= max_text and len(value) not in (32, 36) and not (
                 value[4:5] == "-" and value[:4].isdigit()
             ):
-                append(intern(value))
+                append(value)
             elif cls is int and (i >= n_types or value not in (0, 1)) and value < EPOCH_MIN:
                 append(value)
             else:

@@ -64,7 +64,6 @@ from dualdb.plugin.stash import (
     SETTINGS_KEY,
     SHADOWED_KEY,
     STATE_KEY,
-    UNSEED_KEY,
     settings_of,
     state_of,
 )
@@ -392,7 +391,9 @@ def _begin_leg(item: pytest.Item, state: RunState, backend: str) -> None:
     state.environ.enter(backend)
     seed = seed_for(base_nodeid(item.nodeid, backend))
     reseed(seed)
-    item.stash[UNSEED_KEY] = seed_hypothesis(getattr(item, "obj", None), seed)
+    # on the run state, not the item's stash: one leg runs at a time, and a stash's dict
+    # grown by one more key stays grown for the whole session, on every item
+    state.unseed = seed_hypothesis(getattr(item, "obj", None), seed)
     state.entropy.enter(seed)
     state.start_capture(leg)
 
@@ -402,9 +403,8 @@ def _end_leg(item: pytest.Item, state: RunState, backend: str) -> None:
     if leg is not None:
         state.stop_capture(leg)
     state.entropy.leave()
-    unseed = item.stash.get(UNSEED_KEY, None)
+    unseed, state.unseed = state.unseed, None
     if unseed is not None:
-        del item.stash[UNSEED_KEY]  # items live all session: don't keep a closure per leg
         unseed()
     state.environ.leave(backend)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 
 import pytest
 
@@ -124,7 +125,7 @@ class Controller:
                 os.environ[name] = value
 
 
-def keep_database_tests(legs: dict[str, dict[str, LegPayload]]) -> None:
+def keep_database_tests(legs: dict[str, Mapping[str, LegPayload]]) -> None:
     """A test is a database test when it ran a statement (or observed a value) in either leg."""
     for nodeid in [n for n, pair in legs.items() if not any(leg.database_test for leg in pair.values())]:
         del legs[nodeid]

@@ -31,7 +31,6 @@ LEG_KEY = pytest.StashKey["LegRecorder"]()
 PAIRED_KEY = pytest.StashKey[Any]()  # the `dual` fixture's Paired, for the report
 PAIRED_OUTCOME_KEY = pytest.StashKey[Any]()  # a `dual` test's outcome, folded phase by phase
 RERUN_KEY = pytest.StashKey[bool]()  # this run of the item is a re-run of a diverged test
-UNSEED_KEY = pytest.StashKey[object]()  # undoes reseed.seed_hypothesis after the leg
 
 
 def settings_of(config: pytest.Config) -> Settings:

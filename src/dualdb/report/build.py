@@ -7,7 +7,9 @@ on the controller.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from dualdb.compare import compare_legs, evidence, leg_view, pair_verdict, verdict_notes
@@ -17,7 +19,7 @@ from dualdb.report.model import BACKENDS, Leg, Report, TestEntry
 
 
 def build_report(
-    legs_by_test: dict[str, dict[str, LegPayload]],
+    legs_by_test: Mapping[str, Mapping[str, LegPayload]],
     backends: dict[str, BackendInfo],
     warnings: list[str],
     reruns: dict[str, dict[str, list[LegPayload]]] | None = None,
@@ -31,7 +33,7 @@ def build_report(
     return report
 
 
-def rerun_summary(legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload]] | None) -> RerunSummary | None:
+def rerun_summary(legs: Mapping[str, LegPayload], reruns: dict[str, list[LegPayload]] | None) -> RerunSummary | None:
     """What running a diverged test again showed.
 
     ``nondeterministic`` names each engine whose own result changed between
@@ -55,7 +57,7 @@ def rerun_summary(legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload
     return RerunSummary(runs, reproduced, changed)
 
 
-def build_entry(nodeid: str, legs: dict[str, LegPayload], reruns: dict[str, list[LegPayload]] | None = None) -> TestEntry:
+def build_entry(nodeid: str, legs: Mapping[str, LegPayload], reruns: dict[str, list[LegPayload]] | None = None) -> TestEntry:
     verdict = pair_verdict(legs, BACKENDS)
     first = verdict.first_difference
     if verdict.verdict == "failed_both":
@@ -64,7 +66,7 @@ def build_entry(nodeid: str, legs: dict[str, LegPayload], reruns: dict[str, list
         nodeid=nodeid,
         verdict=verdict.verdict,
         kind=verdict.kind,
-        legs={name: _leg(legs[name]) for name in BACKENDS},
+        legs=_legs(legs),
         first_difference=first,
     )
     entry.harness_notes = verdict_notes(legs, verdict)
@@ -116,6 +118,28 @@ def _explanation(found: Any) -> Explanation:
 def _statement_key(diff: Difference) -> str:
     sql = diff.sql or {}
     return str(sql.get(BACKENDS[0]) if isinstance(sql, dict) else sql)
+
+
+def _legs(legs: Mapping[str, LegPayload]) -> Mapping[str, Leg]:
+    """The entry's legs. Legs with nothing but an outcome (most legs of a long run: an agreeing
+    pair's statements are freed) are shared, read-only records, so a 10,000-test report holds
+    10,000 small entries and not 20,000 legs with their empty lists."""
+    if any(_has_detail(legs[name]) for name in BACKENDS):
+        return {name: _leg(legs[name]) for name in BACKENDS}
+    outcomes = tuple(legs[name].outcome for name in BACKENDS)
+    shared = _BARE_PAIRS.get(outcomes)
+    if shared is None:
+        shared = _BARE_PAIRS[outcomes] = MappingProxyType(
+            {name: Leg(outcome=outcome) for name, outcome in zip(BACKENDS, outcomes)}
+        )
+    return shared
+
+
+_BARE_PAIRS: dict[tuple[str, ...], Mapping[str, Leg]] = {}
+
+
+def _has_detail(raw: LegPayload) -> bool:
+    return bool(raw.error or raw.observations or raw.statements or raw.notes)
 
 
 def _leg(raw: LegPayload) -> Leg:

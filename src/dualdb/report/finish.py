@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dualdb.adoption import missing_table_line
@@ -52,7 +53,7 @@ FAILING = ("failed", "error")
 
 
 def known_marker_check(
-    report: Report, legs_by_test: dict[str, dict[str, LegPayload]]
+    report: Report, legs_by_test: Mapping[str, Mapping[str, LegPayload]]
 ) -> tuple[list[str], list[TestEntry], list[str]]:
     """What the ``dualdb_known`` markers say against what happened.
 

@@ -10,6 +10,7 @@ baseline info) are ``dualdb.records``' types.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ class TestEntry:
     verdict: str
     kind: str | None = None
     category: str | None = None
-    legs: dict[str, Leg] = field(default_factory=dict)
+    legs: Mapping[str, Leg] = field(default_factory=dict)  # read-only: bare legs are shared (report.build)
     first_difference: Difference | None = None
     explanation: Explanation | None = None
     known_reason: str | None = None

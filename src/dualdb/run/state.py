@@ -7,7 +7,9 @@ controller's only collects the legs the workers report.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Callable
 
 from sqlalchemy import MetaData
 
@@ -33,12 +35,13 @@ class RunState:
         self.worker_legs = None  # run.pairing.WorkerLegs on an xdist worker
         self.extra_captures: dict[str, list[StatementCapture]] = {}  # e.g. the async engine's
         self.schema_findings: list[SchemaFinding] = []  # from legs (xdist workers) and local runs
-        self.legs: dict[str, dict[str, LegPayload]] = {}
+        self.legs: dict[str, Mapping[str, LegPayload]] = {}  # test id -> backend -> leg
         self.reruns: dict[str, dict[str, list[LegPayload]]] = {}  # test id -> backend -> re-run legs
         self.backend_info: dict[str, BackendInfo] = {}
         self.warnings: list[str] = []
         self.environ = EnvironTimelines()  # one leg's os.environ changes don't reach the other engine's legs
         self.entropy = SeededEntropy()  # both legs of a test draw the same os.urandom bytes
+        self.unseed: Callable[[], None] | None = None  # undoes capture.reseed.seed_hypothesis after the leg
         self._sent: dict[str, list[Any]] = {"backend_info": [], "warnings": [], "schema_findings": []}
 
     def _load_metadata(self) -> list[MetaData]:
@@ -114,13 +117,15 @@ class RunState:
     # -- results -------------------------------------------------------------------
 
     def record_leg(self, nodeid: str, backend: str, leg: LegPayload) -> None:
-        legs = self.legs.setdefault(nodeid, {})
+        legs = dict(self.legs.get(nodeid, ()))  # a copy: an agreed pair may be a shared, read-only record
         legs[backend] = leg
         if len(legs) == 2 and not all(leg.compared for leg in legs.values()):
             drop_evidence_if_same(nodeid, legs)
         if len(legs) == 2 and all(leg.agreed for leg in legs.values()):
-            for name, agreed in legs.items():  # most legs of a long run: keep only what a `same` entry shows
-                legs[name] = agreed_record(nodeid, agreed)
+            # most pairs of a long run: keep only what a `same` entry shows, most often one shared record
+            self.legs[nodeid] = agreed_pair(next(iter(legs.values())).nodeid, legs)
+        else:
+            self.legs[nodeid] = legs
         if leg.backend_info:
             self.backend_info.setdefault(backend, leg.backend_info)
         for warning in leg.warnings:
@@ -154,13 +159,39 @@ class RunState:
         return self.provisioner.close()
 
 
-def agreed_record(nodeid: str, leg: LegPayload) -> LegPayload:
-    """A leg of a pair that agreed, as small as the report's ``same`` entry needs it.
+def agreed_pair(nodeid: str, legs: dict[str, LegPayload]) -> Mapping[str, LegPayload]:
+    """The legs of a pair that agreed, as small as the report's ``same`` entry needs them.
 
-    Its outcome, error, observations, notes and ``dualdb_known`` marker (the entry
-    shows them); no statements, start time or context (``record_leg`` took the
-    backend's description, warnings and schema findings already); empty fields
-    share one empty tuple, the test id is the collector's key.
+    A pair with nothing of its own to show (no error, observations, notes or
+    ``dualdb_known`` marker: most pairs of a long run) is one shared, read-only
+    record per combination of outcomes, so 10,000 agreeing tests cost their
+    test ids and not 20,000 leg records; its legs' ``nodeid`` is empty (the
+    test id is the collector's key). Any other pair keeps a trimmed copy of each leg.
+    """
+    if all(_nothing_to_show(leg) for leg in legs.values()):
+        key = tuple((name, leg.outcome, leg.database_test) for name, leg in legs.items())
+        shared = _SHARED_PAIRS.get(key)
+        if shared is None:
+            shared = _SHARED_PAIRS[key] = MappingProxyType({name: agreed_record("", leg) for name, leg in legs.items()})
+        return shared
+    return {name: agreed_record(nodeid, leg) for name, leg in legs.items()}
+
+
+_SHARED_PAIRS: dict[tuple, Mapping[str, LegPayload]] = {}
+
+
+def _nothing_to_show(leg: LegPayload) -> bool:
+    return not (leg.error or leg.observations or leg.dropped_statements or leg.notes or leg.harness_notes
+                or leg.known)
+
+
+def agreed_record(nodeid: str, leg: LegPayload) -> LegPayload:
+    """A leg of a pair that agreed, trimmed to what a `same` entry shows.
+
+    Its outcome, error, observations, notes and ``dualdb_known`` marker; no
+    statements, start time or context (``record_leg`` took the backend's
+    description, warnings and schema findings already); empty fields share
+    one empty tuple.
     """
     return LegPayload(
         nodeid=nodeid, backend=leg.backend, outcome=leg.outcome, error=leg.error,
