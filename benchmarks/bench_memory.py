@@ -299,6 +299,11 @@ def pytest_sessionfinish(session):
         json.dump(data, f)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    _point("terminal_summary")  # after the plugin wrote its report (its sessionfinish is trylast)
+
+
 def pytest_unconfigure(config):
     _point("unconfigure")
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

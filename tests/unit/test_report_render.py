@@ -688,3 +688,18 @@ def test_missing_observation_is_said_in_words():
     page = render_html(Report(tests=[t]))
     assert "(not observed)" in page
     assert page.count('<tr class="diff">') == 2  # the first observation on each leg
+
+
+def test_a_long_report_page_is_written_in_pieces():
+    """10,000 agreeing tests: the page streams out in pieces of a few hundred rows, so writing
+    it never holds the whole table (a `same` row once skipped the flush: 10 MB at once)."""
+    from dualdb.report.html import html_chunks
+
+    tests = [Entry(nodeid=f"t.py::test_x[{i}]", verdict="same", legs={"sqlite": Leg(), "postgresql": Leg()})
+             for i in range(3000)]
+    tests.append(Entry(nodeid="t.py::test_d", verdict="diverged", kind="outcome", category="types",
+                       legs={"sqlite": Leg(), "postgresql": Leg(outcome="failed")}))
+    chunks = list(html_chunks(Report(tests=tests)))
+    page = "".join(chunks)
+    assert page.count('<tr class="test-row') == 3001
+    assert max(len(chunk) for chunk in chunks) < len(page) / 4

@@ -412,6 +412,9 @@ def _tests_table(tests: list[TestEntry], names: list[str]) -> Iterator[str]:
     ncols = 4 + len(names)
     append = out.append
     for t in tests:
+        if len(out) >= 500:
+            yield "".join(out)
+            out.clear()
         verdict = t.verdict
         v = esc(verdict)
         node = esc(t.nodeid)
@@ -436,9 +439,6 @@ def _tests_table(tests: list[TestEntry], names: list[str]) -> Iterator[str]:
         )
         if detail:
             append(f'<tr class="test-detail"><td colspan="{ncols}">{_details(t, names)}</td></tr>')
-        if len(out) >= 500:
-            yield "".join(out)
-            out.clear()
     out.append("</tbody></table>")
     if not tests:
         out.append('<p class="empty">No database tests were recorded.</p>')
