@@ -25,6 +25,12 @@ The same plugin records the RSS at a few points of the run (after collection,
 when the first PostgreSQL leg starts, at session finish) to show where it grows.
 All runs use ``-q -p no:cacheprovider`` and send the terminal output to a file.
 
+It also runs pytest alone (``-p no:dualdb``, no database) on as many trivial tests,
+and on the same tests each run twice through a two-valued fixture parameter, as the
+dual run's items are: pytest keeps memory per item (the item, its reports), so twice
+the items cost more by themselves; the line under the table says how much of the
+ratio that floor is (``--no-floor`` skips it).
+
 ``--trace`` additionally runs both commands with ``tracemalloc`` (``--trace-frames``, 1) and
 prints, at session finish (before the plugin writes its report) the memory still
 allocated, attributed to the innermost frame inside ``dualdb`` (else ``_pytest``,
@@ -33,7 +39,7 @@ over the referents) retained by the plugin's legs (statements, observations, the
 rest), pytest's terminal stats (every phase report) and the items — also when
 the first PostgreSQL leg starts, where the SQLite legs all wait for their siblings.
 
-    python benchmarks/bench_memory.py [--tests 10000] [--shapes few,rows20] [--trace [--trace-tests 2000]]
+    python benchmarks/bench_memory.py [--tests 10000] [--shapes few,rows20] [--no-floor] [--trace [--trace-tests 2000]]
 """
 
 from __future__ import annotations
@@ -357,6 +363,37 @@ def run(folder: Path, args: list[str], trace: int = 0) -> dict:
     return result
 
 
+FLOOR_MODULE = """
+import pytest
+
+@pytest.fixture{params}
+def leg(request):
+    return getattr(request, "param", "sqlite")
+
+@pytest.mark.parametrize("n", range({count}))
+def test_x(leg, n):
+    assert n >= 0
+"""
+
+
+def pytest_floor(tmp: Path, tests: int) -> tuple[int, int]:
+    """Peak RSS (KB) of pytest alone (no plugin, no database) running ``tests`` trivial tests,
+    and the same tests each run twice through a two-valued fixture parameter, as the dual
+    run's items are: the part of the ratio that pytest's own per-item memory sets."""
+    peaks = []
+    for legs, params in ((1, ""), (2, '(params=["sqlite", "postgresql"])')):
+        folder = tmp / f"floor-{legs}"
+        folder.mkdir()
+        (folder / "bench_mem.py").write_text(MEM_PLUGIN)
+        per_module = min(TESTS_PER_MODULE, tests)
+        for index in range(-(-tests // per_module)):
+            count = min(per_module, tests - index * per_module)
+            (folder / f"test_floor_{index:02d}.py").write_text(FLOOR_MODULE.format(params=params, count=count))
+        (folder / "pytest.ini").write_text("[pytest]\n")
+        peaks.append(run(folder, ["-p", "no:dualdb"])["maxrss_kb"])
+    return peaks[0], peaks[1]
+
+
 def dual_args() -> list[str]:
     url = os.environ.get("DUALDB_PG_URL")
     return ["--dual-db", *([f"--dualdb-pg-url={url}"] if url else [])]
@@ -370,13 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tests", type=int, default=10_000)
     parser.add_argument("--shapes", default="few,rows20")
+    parser.add_argument("--no-floor", action="store_true", help="skip the pytest-alone runs")
     parser.add_argument("--trace", action="store_true", help="also a tracemalloc run of the dual shape(s)")
     parser.add_argument("--trace-tests", type=int, default=2000)
     parser.add_argument("--trace-frames", type=int, default=1)
     args = parser.parse_args(argv)
     shapes = [s for s in args.shapes.split(",") if s]
-    rows, traces = [], {}
+    rows, traces, floor = [], {}, None
     with tempfile.TemporaryDirectory(prefix="dualdb-bench-memory-") as tmp:
+        if not args.no_floor:
+            floor = pytest_floor(Path(tmp), args.tests)
         for shape in shapes:
             folder = Path(tmp) / f"{shape}-{args.tests}"
             write_project(folder, args.tests, shape)
@@ -391,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                 mb(dual["maxrss_kb"]), f"{dual['wall']:.0f}",
                 f"{ratio:.2f}x", f"{TARGET:.1f}x", "yes" if ratio <= TARGET else "NO",
                 "/".join(mb(pts.get(p, {}).get("VmRSS", 0)) for p in
-                         ("collected", "first_postgresql_leg", "sessionfinish", "unconfigure")),
+                         ("collected", "first_postgresql_leg", "sessionfinish", "terminal_summary", "unconfigure")),
                 "/".join(mb(spts.get(p, {}).get("VmRSS", 0)) for p in ("collected", "sessionfinish", "unconfigure")),
             ])
             print(f"# {shape}: sqlite {sqlite['summary']!r}; dual {dual['summary']!r}", file=sys.stderr)
@@ -402,9 +442,15 @@ def main(argv: list[str] | None = None) -> int:
                                  run(tfolder, dual_args(), trace=args.trace_frames))
     print(tabulate(rows, headers=[
         "shape", "tests", "SQLite peak RSS MB", "SQLite wall s", "dual peak RSS MB", "dual wall s",
-        "ratio", "target", "met", "dual RSS MB: collected/1st PG leg/sessionfinish/end",
+        "ratio", "target", "met", "dual RSS MB: collected/1st PG leg/sessionfinish/report written/end",
         "SQLite RSS MB: collected/sessionfinish/end",
     ], tablefmt="github"))
+    if floor is not None:
+        one, two = floor
+        print(f"\npytest alone (no plugin, no database), {args.tests} trivial tests: {mb(one)} MB; each run twice "
+              f"through a two-valued fixture parameter: {mb(two)} MB, {two / one:.2f}x. Added to the SQLite-only "
+              f"peaks above, pytest's own cost of the second {args.tests} items alone gives "
+              + ", ".join(f"{r[0]} {(float(r[2]) * 1024 + two - one) / (float(r[2]) * 1024):.2f}x" for r in rows) + ".")
     print("\npeak RSS: getrusage(RUSAGE_SELF).ru_maxrss of the pytest process, read in pytest_unconfigure "
           "(children such as the PostgreSQL server not counted); wall: whole subprocess.")
     for shape, (sqlite, dual) in traces.items():
