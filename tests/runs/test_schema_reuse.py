@@ -227,3 +227,35 @@ def test_a_users_server_keeps_the_newest_templates_and_nothing_else_is_dropped(i
             for name in (unsigned, foreign, other_role):
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
             conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+
+
+@pytest.mark.slow
+def test_xdist_workers_clone_one_migrated_template(inner, cache):
+    """Under xdist the Alembic history runs once on PostgreSQL (the first worker builds the
+    template, the other clones it), and its schema findings reach the report once, as serially."""
+    shutil.copytree(PROJECTS / "alembic_divergent", inner.pytester.path, dirs_exist_ok=True)
+    runs = inner.pytester.path / "upgrades.log"
+    first = inner.pytester.path / "migrations" / "versions" / "a1_users_posts.py"
+    first.write_text(first.read_text() + f'''
+
+_upgrade = upgrade
+
+
+def upgrade() -> None:  # {secrets.token_hex(4)}: a fingerprint of its own, and a log of each run
+    with open({str(runs)!r}, "a") as log:
+        log.write(op.get_bind().dialect.name + "\\n")
+    _upgrade()
+''')
+    result = inner.run("--dual-db", "-n", "2", subprocess=True)
+    result.assert_outcomes(passed=6, failed=3)
+    assert runs.read_text().split().count("postgresql") == 1
+    schema = schema_of(inner)
+    assert schema["postgresql"].startswith("built dualdb_tpl_")
+    findings = inner.report()["schema_findings"]
+    assert any("c3" in str(f) for f in findings)
+    assert len(findings) == len({str(f) for f in findings})  # each once, though two workers migrated or cloned
+
+    runs.unlink()
+    inner.run("--dual-db", "-n", "2", subprocess=True).assert_outcomes(passed=6, failed=3)
+    assert not runs.exists() or "postgresql" not in runs.read_text()  # the next run reuses the template
+    assert inner.report()["schema_findings"] == findings
