@@ -26,6 +26,12 @@ def record_pair(state: RunState, nodeid: str, **fields) -> None:
         state.record_leg(nodeid, backend, LegPayload(nodeid=nodeid, backend=backend, **fields))
 
 
+def record_pg_failure(state: RunState, nodeid: str, error: ErrorRecord) -> None:
+    """A pair whose SQLite leg passed and whose PostgreSQL leg failed with ``error``."""
+    state.record_leg(nodeid, "sqlite", LegPayload(nodeid=nodeid, backend="sqlite"))
+    state.record_leg(nodeid, "postgresql", LegPayload(nodeid=nodeid, backend="postgresql", outcome="failed", error=error))
+
+
 def test_agreeing_pairs_with_nothing_to_show_share_one_record(state):
     record_pair(state, "t.py::test_a")
     record_pair(state, "t.py::test_b")
@@ -57,11 +63,8 @@ def test_a_pair_with_something_to_show_keeps_its_own_legs(state):
 
 
 def test_diverging_pairs_keep_their_evidence(state):
-    state.record_leg("t.py::test_d", "sqlite", LegPayload(nodeid="t.py::test_d", backend="sqlite"))
-    state.record_leg("t.py::test_d", "postgresql", LegPayload(
-        nodeid="t.py::test_d", backend="postgresql", outcome="failed",
-        error=ErrorRecord("IntegrityError", 'null value in column "name" violates not-null constraint'),
-    ))
+    record_pg_failure(state, "t.py::test_d",
+                      ErrorRecord("IntegrityError", 'null value in column "name" violates not-null constraint'))
     assert state.diverged_tests() == ["t.py::test_d"]
     [entry] = build_report(state.legs, {}, []).tests
     assert entry.verdict == "diverged"
@@ -70,11 +73,7 @@ def test_diverging_pairs_keep_their_evidence(state):
 
 def test_a_leg_run_again_replaces_that_leg_and_the_pair_is_compared_again(state):
     """pytest-rerunfailures runs a failed item again: a third leg arrives for a paired test."""
-    state.record_leg("t.py::test_flaky", "sqlite", LegPayload(nodeid="t.py::test_flaky", backend="sqlite"))
-    state.record_leg("t.py::test_flaky", "postgresql", LegPayload(
-        nodeid="t.py::test_flaky", backend="postgresql", outcome="failed",
-        error=ErrorRecord("AssertionError", "assert 1 == 2"),
-    ))
+    record_pg_failure(state, "t.py::test_flaky", ErrorRecord("AssertionError", "assert 1 == 2"))
     assert state.diverged_tests() == ["t.py::test_flaky"]
     state.record_leg("t.py::test_flaky", "postgresql", LegPayload(nodeid="t.py::test_flaky", backend="postgresql"))
     assert state.diverged_tests() == []
